@@ -1,0 +1,58 @@
+"""Typed application errors rendered as RFC 9457 problem details.
+
+```python
+from fastapi import FastAPI
+from fastapi_pro.errors import NotFoundError, install_error_handlers
+
+app = FastAPI()
+install_error_handlers(app)
+
+
+@app.get("/orders/{order_id}")
+async def get_order(order_id: int) -> dict[str, int]:
+    raise NotFoundError(f"Order {order_id} does not exist.")
+```
+"""
+
+from fastapi_pro.errors._exceptions import (
+    AppError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    PreconditionFailedError,
+    RateLimitedError,
+    ServiceUnavailableError,
+    UnprocessableEntityError,
+)
+from fastapi_pro.errors._handlers import install_error_handlers
+from fastapi_pro.errors._openapi import problem_responses, rewrite_openapi
+from fastapi_pro.errors._problem import (
+    PROBLEM_MEDIA_TYPE,
+    ProblemDetail,
+    ProblemResponse,
+    ValidationErrorItem,
+    ValidationProblemDetail,
+)
+
+__all__ = [
+    "PROBLEM_MEDIA_TYPE",
+    "AppError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PreconditionFailedError",
+    "ProblemDetail",
+    "ProblemResponse",
+    "RateLimitedError",
+    "ServiceUnavailableError",
+    "UnprocessableEntityError",
+    "ValidationErrorItem",
+    "ValidationProblemDetail",
+    "install_error_handlers",
+    "problem_responses",
+    "rewrite_openapi",
+]

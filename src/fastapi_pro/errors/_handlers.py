@@ -1,0 +1,236 @@
+"""Exception handlers that render every error path of a FastAPI app as a problem document."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import (
+    RequestValidationError,
+    ResponseValidationError,
+    WebSocketRequestValidationError,
+)
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.status import WS_1008_POLICY_VIOLATION
+from starlette.websockets import WebSocket
+
+from fastapi_pro._request_id import DEFAULT_REQUEST_ID_HEADER, resolve_request_id
+from fastapi_pro.errors._exceptions import AppError
+from fastapi_pro.errors._openapi import install_problem_openapi
+from fastapi_pro.errors._problem import ProblemResponse, problem_body, status_code_and_title
+from fastapi_pro.errors._validation import error_items
+
+logger = logging.getLogger("fastapi_pro.errors")
+
+_INSTALLED = "fastapi_pro_error_handlers"
+_LOGGED = "_fastapi_pro_logged"
+_NO_BODY = frozenset({204, 205, 304})
+
+
+@dataclass(frozen=True, slots=True)
+class _Renderer:
+    request_id_header: str
+    type_base_uri: str | None
+    include_input: bool
+
+    def problem(
+        self,
+        request: Request,
+        status: int,
+        code: str,
+        title: str,
+        *,
+        detail: str | None = None,
+        type_uri: str | None = None,
+        instance: str | None = None,
+        extensions: dict[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        request_id = resolve_request_id(request.scope, self.request_id_header)
+        if type_uri is None and self.type_base_uri is not None:
+            type_uri = self.type_base_uri + code
+        body = problem_body(
+            status,
+            code,
+            title,
+            detail=detail,
+            type_uri=type_uri,
+            instance=instance,
+            request_id=request_id,
+            extensions=extensions,
+        )
+        all_headers = {self.request_id_header: request_id}
+        if headers:
+            all_headers.update(headers)
+        return ProblemResponse(body, status_code=status, headers=all_headers)
+
+    async def app_error(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, AppError)  # noqa: S101 - registered for AppError only
+        detail = exc.detail
+        if exc.status == 500:  # noqa: PLR2004 - a plain 500's text stays server-side
+            _log_unhandled(request, exc, self.request_id_header)
+            detail = None
+        return self.problem(
+            request,
+            exc.status,
+            exc.code,
+            exc.title,
+            detail=detail,
+            type_uri=exc.type_uri,
+            instance=exc.instance,
+            extensions=jsonable_encoder(exc.extensions) if exc.extensions else None,
+            headers=exc.headers,
+        )
+
+    async def http_exception(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)  # noqa: S101 - registered for HTTPException only
+        status = exc.status_code
+        if status in _NO_BODY or status < 200:  # noqa: PLR2004 - informational statuses
+            return Response(status_code=status, headers=exc.headers)
+        code, title = status_code_and_title(status)
+        detail: str | None = None
+        extensions = None
+        raw: Any = exc.detail  # FastAPI's HTTPException allows any JSON-able detail
+        if isinstance(raw, str):
+            detail = raw if raw != title else None
+        elif raw is not None:
+            extensions = {"data": jsonable_encoder(raw)}
+        if status >= 500:  # noqa: PLR2004 - server errors keep their text server-side
+            detail, extensions = None, None
+        return self.problem(
+            request, status, code, title, detail=detail, extensions=extensions, headers=exc.headers
+        )
+
+    async def request_validation(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for it only
+        errors = exc.errors()
+        if len(errors) == 1 and errors[0].get("type") == "json_invalid":
+            return self._malformed_json(request, errors[0])
+        items = error_items(errors, include_input=self.include_input)
+        if self.include_input:
+            items = jsonable_encoder(items)
+        count = len(items)
+        return self.problem(
+            request,
+            422,
+            "validation_failed",
+            "Unprocessable Entity",
+            detail=f"The request failed validation ({count} error{'s' if count != 1 else ''}).",
+            extensions={"errors": items},
+        )
+
+    def _malformed_json(self, request: Request, error: Mapping[str, Any]) -> Response:
+        loc = error.get("loc", ())
+        position = loc[1] if len(loc) > 1 else 0
+        reason = str(error.get("ctx", {}).get("error", "invalid JSON"))
+        detail = f"The request body is not valid JSON: {reason} at character {position}."
+        item = {"pointer": "#/body", "detail": detail, "type": "json_invalid"}
+        return self.problem(
+            request,
+            400,
+            "malformed_body",
+            "Bad Request",
+            detail=detail,
+            extensions={"errors": [item]},
+        )
+
+    async def response_validation(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ResponseValidationError)  # noqa: S101 - registered for it only
+        request_id = resolve_request_id(request.scope, self.request_id_header)
+        where = [{"loc": e.get("loc"), "type": e.get("type")} for e in exc.errors()]
+        logger.error(
+            "Response of %s %s failed validation (request id %s): %s",
+            request.method,
+            request.url.path,
+            request_id,
+            where,
+            extra={"request_id": request_id},
+        )
+        code, title = status_code_and_title(500)
+        return self.problem(request, 500, code, title)
+
+    async def unhandled(self, request: Request, exc: Exception) -> Response:
+        _log_unhandled(request, exc, self.request_id_header)
+        code, title = status_code_and_title(500)
+        return self.problem(request, 500, code, title)
+
+    async def websocket_validation(self, websocket: WebSocket, exc: Exception) -> None:
+        # The default handler puts the errors, submitted values included, in the close reason.
+        await websocket.close(code=WS_1008_POLICY_VIOLATION, reason="Request validation failed.")
+
+
+def _log_unhandled(request: Request, exc: BaseException, header: str) -> None:
+    request_id = resolve_request_id(request.scope, header)
+    logger.error(
+        "Unhandled %s while serving %s %s (request id %s)",
+        type(exc).__name__,
+        request.method,
+        request.url.path,
+        request_id,
+        exc_info=exc,
+        extra={"request_id": request_id},
+    )
+    with contextlib.suppress(AttributeError):  # exceptions with __slots__ cannot be marked
+        setattr(exc, _LOGGED, True)
+
+
+class _AlreadyLoggedFilter(logging.Filter):
+    """Drop a server's own traceback record for an exception the handler already logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not getattr(exc, _LOGGED, False)
+
+
+def _install_log_filter() -> None:
+    server_logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _AlreadyLoggedFilter) for f in server_logger.filters):
+        server_logger.addFilter(_AlreadyLoggedFilter())
+
+
+def install_error_handlers(
+    app: FastAPI,
+    *,
+    request_id_header: str = DEFAULT_REQUEST_ID_HEADER,
+    type_base_uri: str | None = None,
+    include_validation_input: bool = False,
+    openapi: bool = True,
+) -> None:
+    """Render every error of ``app`` as an RFC 9457 ``application/problem+json`` response.
+
+    Covers `AppError`, Starlette/FastAPI `HTTPException` (unknown routes, 405 with ``Allow``),
+    request validation (422 with JSON Pointers; malformed JSON is a 400), response validation
+    and any unhandled exception (a 500 without exception text, logged once with its request id).
+
+    Args:
+        app: The application to install the handlers on.
+        request_id_header: The header that carries the request id in and out.
+        type_base_uri: When set, a problem's ``type`` is this prefix followed by its ``code``.
+        include_validation_input: Echo submitted values in validation errors (values of
+            sensitive-looking fields such as ``password`` are still redacted). Off by default.
+        openapi: Document errors as problem details in the app's OpenAPI schema.
+
+    Raises:
+        RuntimeError: If the handlers were already installed on this app.
+    """
+    if getattr(app.state, _INSTALLED, False):
+        msg = "install_error_handlers() was already called for this app; call it once."
+        raise RuntimeError(msg)
+    setattr(app.state, _INSTALLED, True)
+    renderer = _Renderer(request_id_header, type_base_uri, include_validation_input)
+    app.add_exception_handler(AppError, renderer.app_error)
+    app.add_exception_handler(HTTPException, renderer.http_exception)
+    app.add_exception_handler(RequestValidationError, renderer.request_validation)
+    app.add_exception_handler(ResponseValidationError, renderer.response_validation)
+    app.add_exception_handler(WebSocketRequestValidationError, renderer.websocket_validation)
+    app.add_exception_handler(Exception, renderer.unhandled)
+    _install_log_filter()
+    if openapi:
+        install_problem_openapi(app)

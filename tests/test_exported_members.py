@@ -1,0 +1,61 @@
+"""Pin the public surface: a name added or removed here is an API change."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+import pytest
+
+import fastapi_pro
+
+PUBLIC = {
+    "fastapi_pro": ["Settings", "__version__"],
+    "fastapi_pro.errors": [
+        "PROBLEM_MEDIA_TYPE",
+        "AppError",
+        "AuthenticationError",
+        "BadRequestError",
+        "ConflictError",
+        "NotFoundError",
+        "PermissionDeniedError",
+        "PreconditionFailedError",
+        "ProblemDetail",
+        "ProblemResponse",
+        "RateLimitedError",
+        "ServiceUnavailableError",
+        "UnprocessableEntityError",
+        "ValidationErrorItem",
+        "ValidationProblemDetail",
+        "install_error_handlers",
+        "problem_responses",
+        "rewrite_openapi",
+    ],
+}
+
+
+@pytest.mark.parametrize("module_name", sorted(PUBLIC))
+def test_public_names_are_pinned_sorted_and_documented(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+
+    assert module.__all__ == PUBLIC[module_name]
+    assert module.__all__ == sorted(module.__all__, key=lambda n: (not n.isupper(), n))
+    for name in module.__all__:
+        member = getattr(module, name)
+        if callable(member):
+            assert member.__doc__, f"{module_name}.{name} has no docstring"
+
+
+def test_version_is_a_string() -> None:
+    assert isinstance(fastapi_pro.__version__, str)
+    assert fastapi_pro.__version__[0].isdigit()
+
+
+def test_import_starts_no_threads() -> None:
+    code = (
+        "import threading, fastapi_pro, fastapi_pro.errors, fastapi_pro.settings;"
+        "print(threading.active_count())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "1"
