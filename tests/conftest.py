@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
+import asyncpg
 import httpx
 import pytest
+import redis
+import redis.asyncio
 from starlette.types import ASGIApp
 
 ClientFactory = Callable[[ASGIApp], AbstractAsyncContextManager[httpx.AsyncClient]]
@@ -21,3 +26,52 @@ def client_for() -> ClientFactory:
             yield client
 
     return open_client
+
+
+POSTGRES_ENV = "FASTAPI_PRO_TEST_POSTGRES_URL"
+REDIS_ENV = "FASTAPI_PRO_TEST_REDIS_URL"
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def service_unreachable(kind: str, env: str, url: str, error: BaseException) -> None:
+    """Fail when the service was asked for by its variable (as CI does); skip otherwise."""
+    message = f"{kind} at {url} is unreachable ({type(error).__name__}: {error})"
+    if os.environ.get(env):
+        pytest.fail(f"{message}; {env} is set, so tests that need it must not be skipped.")
+    pytest.skip(f"{message}; set {env} to make this a failure.")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The URL of a real PostgreSQL server (asyncpg form), checked once per session."""
+    url = os.environ.get(POSTGRES_ENV) or DEFAULT_POSTGRES_URL
+
+    async def ping() -> None:
+        connection = await asyncpg.connect(url, timeout=5)
+        await connection.close()
+
+    try:
+        asyncio.run(ping())
+    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+        service_unreachable("PostgreSQL", POSTGRES_ENV, url, error)
+    return url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The URL of a real Redis server, checked once per session."""
+    url = os.environ.get(REDIS_ENV) or DEFAULT_REDIS_URL
+
+    async def ping() -> None:
+        client = redis.asyncio.Redis.from_url(url, socket_connect_timeout=5)
+        try:
+            await client.ping()
+        finally:
+            await client.aclose()
+
+    try:
+        asyncio.run(ping())
+    except (OSError, redis.RedisError) as error:
+        service_unreachable("Redis", REDIS_ENV, url, error)
+    return url
