@@ -33,6 +33,9 @@ class DatabaseSettings(BaseModel):
     pool_timeout: float = Field(30.0, gt=0, description="Seconds to wait for a free connection.")
     pool_recycle: int = Field(1800, description="Seconds before a connection is replaced.")
     pool_pre_ping: bool = Field(True, description="Test connections before handing them out.")
+    cursor_secret: SecretStr | None = Field(
+        None, description="Key that signs keyset cursors; set it when several workers serve."
+    )
 
 
 class AuthSettings(BaseModel):

@@ -1,0 +1,201 @@
+"""Keyset pagination: ``CursorPage`` with opaque, signed cursors over several sort columns."""
+
+import base64
+import binascii
+import datetime as dt
+import decimal
+import hashlib
+import hmac
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel, Field
+from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fastapi_pro.db._soft_delete import INCLUDE_DELETED
+from fastapi_pro.errors import BadRequestError
+
+T = TypeVar("T")
+
+CURSOR_KEY = "fastapi_pro.cursor_key"
+"""``session.info`` key holding the HMAC key that signs cursors (set by `Database`)."""
+
+_MAC_BYTES = 16
+_MAX_CURSOR = 2048
+
+
+class CursorPage(BaseModel, Generic[T]):
+    """One page of a keyset-paginated list; pass ``next_cursor`` back to get the next one."""
+
+    items: list[T]
+    next_cursor: str | None = Field(description="Opaque cursor of the next page; null at the end.")
+    limit: int
+    has_next: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CursorParams:
+    """Validated ``cursor`` and ``limit`` query parameters."""
+
+    cursor: str | None = None
+    limit: int = 20
+
+
+def cursor_params(*, default_limit: int = 20, max_limit: int = 100) -> Callable[..., CursorParams]:
+    """Build a dependency reading ``?cursor=`` and a bounded ``?limit=``."""
+
+    def dependency(
+        cursor: Annotated[
+            str | None,
+            Query(max_length=_MAX_CURSOR, description="`next_cursor` of the previous page."),
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=max_limit, description="Items per page.")] = (
+            default_limit
+        ),
+    ) -> CursorParams:
+        return CursorParams(cursor=cursor, limit=limit)
+
+    return dependency
+
+
+def _invalid() -> BadRequestError:
+    return BadRequestError(
+        "The cursor is malformed, was altered, or belongs to another listing; "
+        "start again from the first page.",
+        code="invalid_cursor",
+    )
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID | decimal.Decimal):
+        return str(value)
+    return value
+
+
+def _from_json(value: Any, python_type: type) -> Any:
+    if isinstance(value, bool) or value is None:
+        raise _invalid()
+    converters: dict[type, Callable[[Any], Any]] = {
+        dt.datetime: dt.datetime.fromisoformat,
+        dt.date: dt.date.fromisoformat,
+        dt.time: dt.time.fromisoformat,
+        uuid.UUID: uuid.UUID,
+        decimal.Decimal: decimal.Decimal,
+    }
+    try:
+        if python_type in converters:
+            if not isinstance(value, str):
+                raise _invalid()
+            return converters[python_type](value)
+        if python_type in (int, float, str) and isinstance(value, python_type):
+            return value
+    except (ValueError, TypeError, ArithmeticError) as error:
+        raise _invalid() from error
+    raise _invalid()
+
+
+class _Codec:
+    def __init__(self, key: bytes, signature: str) -> None:
+        self._key = key
+        self._signature = signature
+
+    def _mac(self, payload: bytes) -> bytes:
+        message = self._signature.encode() + b"\0" + payload
+        return hmac.new(self._key, message, hashlib.sha256).digest()[:_MAC_BYTES]
+
+    def encode(self, values: Sequence[Any]) -> str:
+        payload = json.dumps([_to_json(v) for v in values], separators=(",", ":")).encode()
+        return f"{_b64(payload)}.{_b64(self._mac(payload))}"
+
+    def decode(self, cursor: str, types: Sequence[type]) -> list[Any]:
+        try:
+            body, mac = cursor.split(".")
+            payload = _unb64(body)
+            valid = hmac.compare_digest(_unb64(mac), self._mac(payload))
+        except (ValueError, binascii.Error) as error:
+            raise _invalid() from error
+        if not valid:
+            raise _invalid()
+        try:
+            values = json.loads(payload)
+        except ValueError as error:
+            raise _invalid() from error
+        if not isinstance(values, list) or len(values) != len(types):
+            raise _invalid()
+        return [_from_json(value, kind) for value, kind in zip(values, types, strict=True)]
+
+
+def _after(keys: Sequence[tuple[Any, bool]], values: Sequence[Any]) -> ColumnElement[bool]:
+    """``(a, b, id) > (x, y, z)`` honouring each key's direction, as an OR of ANDs."""
+    clauses = []
+    for i, (column, descending) in enumerate(keys):
+        equal = [keys[j][0] == values[j] for j in range(i)]
+        beyond = column < values[i] if descending else column > values[i]
+        clauses.append(and_(*equal, beyond))
+    return or_(*clauses)
+
+
+async def paginate_cursor(
+    session: AsyncSession,
+    statement: Select[T],
+    params: CursorParams,
+    *,
+    order: Sequence[tuple[Any, bool]],
+    include_deleted: bool = False,
+    key: bytes | None = None,
+) -> CursorPage[T]:
+    """Return the page of ``statement`` after ``params.cursor``, ordered by ``order``.
+
+    Args:
+        session: The session to run the query in.
+        statement: A ``SELECT`` of one entity, without ``ORDER BY``.
+        params: The cursor and limit of the request.
+        order: ``(mapped attribute, descending)`` pairs; the last one must be unique (the
+            primary key), and none may be nullable.
+        include_deleted: Show soft-deleted rows.
+        key: HMAC key for cursors; defaults to the one of the session's `Database`.
+
+    Raises:
+        BadRequestError: When the cursor is malformed, altered, or was made for another order.
+    """
+    key = key or session.info.get(CURSOR_KEY)
+    if not key:
+        msg = "No cursor key: use a session from a Database, or pass key=."
+        raise RuntimeError(msg)
+    columns = [column for column, _ in order]
+    for column in columns:
+        if getattr(getattr(column, "expression", column), "nullable", False):
+            msg = f"Keyset column {column} is nullable; keyset pagination needs NOT NULL columns."
+            raise ValueError(msg)
+    signature = ",".join(f"{'-' if d else ''}{c}" for c, d in order)
+    codec = _Codec(key, signature)
+    ordered = statement.order_by(*(c.desc() if d else c.asc() for c, d in order))
+    if params.cursor:
+        values = codec.decode(params.cursor, [c.type.python_type for c in columns])
+        ordered = ordered.where(_after(order, values))
+    result = await session.execute(
+        ordered.limit(params.limit + 1), execution_options={INCLUDE_DELETED: include_deleted}
+    )
+    items = list(result.scalars().all())
+    has_next = len(items) > params.limit
+    items = items[: params.limit]
+    next_cursor = None
+    if has_next:
+        last = items[-1]
+        next_cursor = codec.encode([getattr(last, c.key) for c in columns])
+    return CursorPage(items=items, next_cursor=next_cursor, limit=params.limit, has_next=has_next)

@@ -1,0 +1,199 @@
+"""`Database`: one engine and session factory per app, with a lifespan and a health ping."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import StaticPool
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp
+
+from fastapi_pro.db._cursor import CURSOR_KEY
+from fastapi_pro.db._errors import DatabaseUnavailableError, translate_error
+from fastapi_pro.db._soft_delete import SoftDeleteSession
+from fastapi_pro.settings import DatabaseSettings
+
+STATE_KEY = "fastapi_pro_database"
+
+DEFAULT_URL = "sqlite+aiosqlite:///./app.db"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, memory: bool) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    if not memory:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class Database:
+    """An async engine, its session factory and their lifecycle.
+
+    Example:
+        ```python
+        db = Database("postgresql+asyncpg://app@localhost/app")
+        app = FastAPI(lifespan=db.lifespan)
+        ```
+
+    Args:
+        url: SQLAlchemy async URL; SQLite (aiosqlite) by default.
+        echo: Log every statement.
+        pool_size: Connections kept open (ignored for in-memory SQLite).
+        max_overflow: Extra connections allowed under load.
+        pool_timeout: Seconds to wait for a free connection.
+        pool_recycle: Seconds before a connection is replaced.
+        pool_pre_ping: Test a connection before handing it out.
+        cursor_key: HMAC key signing keyset cursors; random per instance by default, so give
+            every worker the same key when several serve one API.
+        engine_options: Further keyword arguments for `create_async_engine`.
+    """
+
+    def __init__(
+        self,
+        url: str | URL = DEFAULT_URL,
+        *,
+        echo: bool = False,
+        pool_size: int = 5,
+        max_overflow: int = 10,
+        pool_timeout: float = 30.0,
+        pool_recycle: int = 1800,
+        pool_pre_ping: bool = True,
+        cursor_key: bytes | None = None,
+        engine_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.url = make_url(url)
+        options: dict[str, Any] = {"echo": echo, "pool_pre_ping": pool_pre_ping}
+        sqlite = self.url.get_backend_name() == "sqlite"
+        memory = sqlite and self.url.database in (None, "", ":memory:")
+        if memory:
+            options["poolclass"] = StaticPool
+        else:
+            options.update(
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+                pool_timeout=pool_timeout,
+                pool_recycle=pool_recycle,
+            )
+        options.update(engine_options or {})
+        self.engine: AsyncEngine = create_async_engine(self.url, **options)
+        if sqlite:
+            event.listen(
+                self.engine.sync_engine,
+                "connect",
+                lambda conn, record: _sqlite_pragmas(conn, record, memory=memory),
+            )
+        self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
+            self.engine,
+            expire_on_commit=False,
+            sync_session_class=SoftDeleteSession,
+            info={CURSOR_KEY: cursor_key or os.urandom(32)},
+        )
+
+    @classmethod
+    def from_settings(cls, settings: DatabaseSettings, **engine_options: Any) -> Database:
+        """Build a `Database` from the ``database`` section of `Settings`."""
+        secret = settings.cursor_secret
+        return cls(
+            settings.url.get_secret_value(),
+            echo=settings.echo,
+            pool_size=settings.pool_size,
+            max_overflow=settings.max_overflow,
+            pool_timeout=settings.pool_timeout,
+            pool_recycle=settings.pool_recycle,
+            pool_pre_ping=settings.pool_pre_ping,
+            cursor_key=secret.get_secret_value().encode() if secret else None,
+            engine_options=engine_options or None,
+        )
+
+    def __repr__(self) -> str:
+        return f"Database({self.url.render_as_string(hide_password=True)!r})"
+
+    @property
+    def dialect(self) -> str:
+        """The backend name: ``"postgresql"``, ``"sqlite"``, ..."""
+        return self.url.get_backend_name()
+
+    @asynccontextmanager
+    async def lifespan(self, app: ASGIApp) -> AsyncIterator[None]:
+        """Register this database on ``app`` for `SessionDep`, and dispose the pool at exit.
+
+        Use it as the app's lifespan, or enter it from your own:
+        ``async with db.lifespan(app): yield``.
+        """
+        setattr(app.state, STATE_KEY, self)  # type: ignore[attr-defined]
+        try:
+            yield
+        finally:
+            await self.dispose()
+
+    @classmethod
+    def of(cls, connection: HTTPConnection) -> Database:
+        """Return the `Database` registered on the app serving ``connection``.
+
+        Raises:
+            RuntimeError: When no database lifespan ran for this app.
+        """
+        database = getattr(connection.app.state, STATE_KEY, None)
+        if not isinstance(database, Database):
+            msg = (
+                "No Database is registered on this app. Create the app with "
+                "FastAPI(lifespan=db.lifespan), or enter `async with db.lifespan(app)` "
+                "in your own lifespan."
+            )
+            raise RuntimeError(msg)
+        return database
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """Open a session for a script or background job: commit on success, else roll back.
+
+        Database errors surface as `AppError`s (see `translate_error`).
+        """
+        session = self.sessionmaker()
+        try:
+            yield session
+            await session.commit()
+        except BaseException as error:  # close() below rolls the transaction back
+            translated = translate_error(error)
+            if translated is not None:
+                raise translated from error
+            raise
+        finally:
+            await asyncio.shield(session.close())
+
+    async def ping(self, timeout: float = 1.0) -> None:  # noqa: ASYNC109 - probes need a bound
+        """Run ``SELECT 1`` through the pool.
+
+        Raises:
+            DatabaseUnavailableError: When the database does not answer within ``timeout``.
+        """
+        try:
+            async with asyncio.timeout(timeout), self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except (TimeoutError, OSError, DBAPIError) as error:
+            msg = "The database did not answer the health check."
+            raise DatabaseUnavailableError(msg, retry_after=1) from error
+
+    async def create_all(self, metadata: Any) -> None:
+        """Create every table of ``metadata`` that does not exist yet (tests and demos)."""
+        async with self.engine.begin() as connection:
+            await connection.run_sync(metadata.create_all)
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()

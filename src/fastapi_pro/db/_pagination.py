@@ -1,0 +1,215 @@
+"""Offset pages with a total, and sorting checked against the fields an endpoint declares."""
+
+# No `from __future__ import annotations` here: the dependency factories build signatures that
+# FastAPI reads at runtime, with bounds taken from their arguments.
+
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from fastapi import Depends, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fastapi_pro.db._soft_delete import INCLUDE_DELETED
+from fastapi_pro.errors import BadRequestError
+
+T = TypeVar("T")
+
+CountStrategy = Literal["exact", "subquery", "window", "none"]
+"""How `paginate` finds the total.
+
+- ``"subquery"`` (default): one statement; the total is an uncorrelated ``(SELECT count(*) ...)``
+  column computed once by the database.
+- ``"window"``: one statement with ``count(*) OVER ()``.
+- ``"exact"``: a separate ``COUNT`` statement (two statements).
+- ``"none"``: no total; ``has_next`` comes from fetching ``limit + 1`` rows.
+
+The one-statement strategies see no rows past the last page; they then count separately, so the
+total stays right (it is never reported as 0 for a non-empty table).
+"""
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of items with its position and, unless counting was skipped, the total."""
+
+    items: list[T]
+    total: int | None = Field(description="Rows matching the query; null when not counted.")
+    limit: int
+    offset: int
+    has_next: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PageParams:
+    """Validated ``limit`` and ``offset`` query parameters."""
+
+    limit: int = 20
+    offset: int = 0
+
+
+def page_params(
+    *, default_limit: int = 20, max_limit: int = 100, max_offset: int = 100_000
+) -> Callable[..., PageParams]:
+    """Build a dependency reading bounded ``limit`` and ``offset`` query parameters.
+
+    Out-of-range values are a 422 problem pointing at the parameter.
+    """
+
+    def dependency(
+        limit: Annotated[int, Query(ge=1, le=max_limit, description="Items per page.")] = (
+            default_limit
+        ),
+        offset: Annotated[int, Query(ge=0, le=max_offset, description="Items to skip.")] = 0,
+    ) -> PageParams:
+        return PageParams(limit=limit, offset=offset)
+
+    return dependency
+
+
+PageParamsDep = Annotated[PageParams, Depends(page_params())]
+"""``?limit=`` (1 to 100, default 20) and ``?offset=`` (0 to 100,000) as a `PageParams`."""
+
+
+@dataclass(frozen=True, slots=True)
+class SortField:
+    """One sort key: a field name and its direction."""
+
+    name: str
+    descending: bool = False
+
+    def __str__(self) -> str:
+        return f"-{self.name}" if self.descending else self.name
+
+
+def parse_sort(
+    values: Sequence[str], allowed: Sequence[str], *, max_fields: int = 5
+) -> list[SortField]:
+    """Parse ``["-created_at,name"]``-style values into sort fields, checking names.
+
+    Raises:
+        BadRequestError: For an unknown or repeated field, or too many fields; the problem lists
+            the allowed fields.
+    """
+    fields: list[SortField] = []
+    for value in values:
+        for part in value.split(","):
+            token = part.strip()
+            if not token:
+                continue
+            descending = token.startswith("-")
+            name = token.lstrip("-+")
+            if name not in allowed:
+                raise _sort_error(f"Cannot sort by {name!r}.", allowed)
+            if any(field.name == name for field in fields):
+                raise _sort_error(f"{name!r} appears more than once in sort.", allowed)
+            fields.append(SortField(name, descending))
+    if len(fields) > max_fields:
+        raise _sort_error(f"At most {max_fields} sort fields are allowed.", allowed)
+    return fields
+
+
+def _sort_error(message: str, allowed: Sequence[str]) -> BadRequestError:
+    return BadRequestError(
+        f"{message} Sortable fields: {', '.join(allowed)}.",
+        code="invalid_sort",
+        extensions={"allowed": list(allowed)},
+    )
+
+
+def sort_params(*fields: str, default: str | None = None) -> Callable[..., list[SortField]]:
+    """Build a dependency for a ``?sort=-created_at,name`` parameter limited to ``fields``.
+
+    The allowed values (each field, ascending or with ``-``) appear as an enum in OpenAPI; both
+    ``sort=a,-b`` and ``sort=a&sort=-b`` are accepted.
+    """
+    if not fields:
+        msg = "sort_params() needs at least one field name."
+        raise ValueError(msg)
+    choices = [choice for field in fields for choice in (field, f"-{field}")]
+    default_values = parse_sort([default], fields) if default else []
+    query = Query(
+        description=f"Comma-separated sort fields, `-` for descending: {', '.join(fields)}.",
+        json_schema_extra={"items": {"type": "string", "enum": choices}},
+    )
+
+    def dependency(sort: list[str] | None = None) -> list[SortField]:
+        return parse_sort(sort, fields) if sort else list(default_values)
+
+    parameter = inspect.Parameter(
+        "sort",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[list[str] | None, query],
+    )
+    dependency.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [parameter], return_annotation=list[SortField]
+    )
+    return dependency
+
+
+def apply_sort(
+    statement: Select[Any], sort: Sequence[SortField], columns: Mapping[str, Any]
+) -> Select[Any]:
+    """Add ``ORDER BY`` for ``sort``, mapping each field name through ``columns``."""
+    order = [columns[f.name].desc() if f.descending else columns[f.name].asc() for f in sort]
+    return statement.order_by(*order)
+
+
+async def paginate(
+    session: AsyncSession,
+    statement: Select[T],
+    params: PageParams,
+    *,
+    count: CountStrategy = "subquery",
+    include_deleted: bool = False,
+) -> Page[T]:
+    """Run ``statement`` for one page and return a `Page` (see `CountStrategy`).
+
+    The statement should be ordered (by a unique key last) for stable pages.
+    """
+    limit, offset = params.limit, params.offset
+    options = {INCLUDE_DELETED: include_deleted}
+    total: int | None
+    if count == "none":
+        result = await session.execute(
+            statement.limit(limit + 1).offset(offset), execution_options=options
+        )
+        items = list(result.scalars().all())
+        return Page(
+            items=items[:limit], total=None, limit=limit, offset=offset, has_next=len(items) > limit
+        )
+    if count == "exact":
+        total = await _count(session, statement, options)
+        result = await session.execute(
+            statement.limit(limit).offset(offset), execution_options=options
+        )
+        items = list(result.scalars().all())
+    else:
+        total_column = (
+            func.count().over()
+            if count == "window"
+            else _count_statement(statement).scalar_subquery()
+        )
+        paged = statement.add_columns(total_column.label("_total")).limit(limit).offset(offset)
+        rows = (await session.execute(paged, execution_options=options)).all()
+        items = [row[0] for row in rows]
+        if rows:
+            total = rows[0][-1]
+        elif offset:  # past the end: the total is in no row, so count it
+            total = await _count(session, statement, options)
+        else:
+            total = 0
+    has_next = offset + len(items) < (total or 0)
+    return Page(items=items, total=total, limit=limit, offset=offset, has_next=has_next)
+
+
+def _count_statement(statement: Select[Any]) -> Select[int]:
+    return select(func.count()).select_from(statement.order_by(None).subquery())
+
+
+async def _count(session: AsyncSession, statement: Select[Any], options: dict[str, Any]) -> int:
+    result = await session.execute(_count_statement(statement), execution_options=options)
+    return int(result.scalar_one())

@@ -1,0 +1,454 @@
+"""`Repository[Model]`: typed CRUD over one model, one SQL statement per operation."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Generic, NoReturn, TypeVar, get_args, get_origin
+
+from sqlalchemy import ColumnElement, Select, delete, func, insert, inspect, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapper
+from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm.interfaces import ORMOption
+
+from fastapi_pro.db._cursor import CursorPage, CursorParams, paginate_cursor
+from fastapi_pro.db._errors import StaleVersionError, translate_error
+from fastapi_pro.db._models import SoftDelete, utcnow
+from fastapi_pro.db._pagination import (
+    CountStrategy,
+    Page,
+    PageParams,
+    SortField,
+    apply_sort,
+    paginate,
+)
+from fastapi_pro.db._session import SessionDep
+from fastapi_pro.db._soft_delete import INCLUDE_DELETED
+from fastapi_pro.errors import NotFoundError
+
+ModelT = TypeVar("ModelT")
+
+_STALE = "{name} {id} was changed by someone else (version {expected} expected); reload it."
+
+
+class Repository(Generic[ModelT]):
+    """Typed data access for one model: ``class OrderRepository(Repository[Order]): ...``.
+
+    Every method runs at most one SQL statement on the success path, translates database errors
+    into `AppError`s, hides soft-deleted rows unless ``include_deleted=True``, and passes loader
+    ``options`` through. A repository takes the request's session, so it is a dependency itself:
+    ``repo: Annotated[OrderRepository, Depends()]``.
+    """
+
+    model: type[ModelT]
+    """The mapped class, taken from the type parameter."""
+
+    def __init__(self, session: SessionDep) -> None:
+        self.session: AsyncSession = session
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for base in getattr(cls, "__orig_bases__", ()):
+            origin = get_origin(base)
+            if isinstance(origin, type) and issubclass(origin, Repository):
+                (model,) = get_args(base)
+                if isinstance(model, type):
+                    cls.model = model
+                    mapper: Mapper[Any] = inspect(model)
+                    cls._pk = mapper.primary_key[0]
+                    cls._pk_name = mapper.get_property_by_column(cls._pk).key
+                    cls._version = mapper.version_id_col
+                    cls._soft = issubclass(model, SoftDelete)
+                    cls._columns = frozenset(mapper.column_attrs.keys())
+                    cls._relationships = frozenset(mapper.relationships.keys())
+
+    _pk: Any
+    _pk_name: str
+    _version: Any
+    _soft: bool
+    _columns: frozenset[str]
+    _relationships: frozenset[str]
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    async def get(
+        self, id: Any, *, options: Sequence[ORMOption] = (), include_deleted: bool = False
+    ) -> ModelT:
+        """Return the row with this primary key.
+
+        Raises:
+            NotFoundError: When it does not exist (or is soft-deleted); names the model and id.
+        """
+        found = await self.get_or_none(id, options=options, include_deleted=include_deleted)
+        if found is None:
+            raise self._not_found(id)
+        return found
+
+    async def get_or_none(
+        self, id: Any, *, options: Sequence[ORMOption] = (), include_deleted: bool = False
+    ) -> ModelT | None:
+        """Return the row with this primary key, or ``None``."""
+        found = await self.session.get(
+            self.model,
+            id,
+            options=options,
+            execution_options={INCLUDE_DELETED: include_deleted},
+        )
+        if found is not None and self._soft and not include_deleted and found.deleted_at:  # type: ignore[attr-defined]
+            return None
+        return found
+
+    async def find_one(
+        self,
+        *where: ColumnElement[bool],
+        options: Sequence[ORMOption] = (),
+        include_deleted: bool = False,
+        **filters: Any,
+    ) -> ModelT:
+        """Return the one row matching the criteria.
+
+        Raises:
+            NotFoundError: When none matches.
+        """
+        found = await self.find_one_or_none(
+            *where, options=options, include_deleted=include_deleted, **filters
+        )
+        if found is None:
+            name = self.model.__name__
+            raise NotFoundError(f"No {name} matches.", extensions={"resource": name})
+        return found
+
+    async def find_one_or_none(
+        self,
+        *where: ColumnElement[bool],
+        options: Sequence[ORMOption] = (),
+        include_deleted: bool = False,
+        **filters: Any,
+    ) -> ModelT | None:
+        """Return the one row matching the criteria, or ``None``; several matches raise."""
+        statement = self.select(*where, **filters).options(*options)
+        result = await self._execute(statement, include_deleted)
+        return result.scalars().one_or_none()  # type: ignore[no-any-return]
+
+    async def list(
+        self,
+        *where: ColumnElement[bool],
+        order_by: Sequence[Any] = (),
+        limit: int | None = None,
+        offset: int | None = None,
+        options: Sequence[ORMOption] = (),
+        include_deleted: bool = False,
+        **filters: Any,
+    ) -> builtins.list[ModelT]:
+        """Return the rows matching the criteria, in ``order_by`` order."""
+        statement = self.select(*where, **filters).options(*options).order_by(*order_by)
+        statement = statement.limit(limit).offset(offset)
+        result = await self._execute(statement, include_deleted)
+        return builtins.list(result.scalars().all())
+
+    async def count(
+        self, *where: ColumnElement[bool], include_deleted: bool = False, **filters: Any
+    ) -> int:
+        """Return how many rows match the criteria."""
+        statement = select(func.count()).select_from(self.model).where(*self._where(where, filters))
+        result = await self._execute(statement, include_deleted)
+        return int(result.scalar_one())
+
+    async def exists(
+        self, *where: ColumnElement[bool], include_deleted: bool = False, **filters: Any
+    ) -> bool:
+        """Return whether any row matches the criteria."""
+        statement = select(self._pk).where(*self._where(where, filters)).limit(1)
+        result = await self._execute(statement, include_deleted)
+        return result.first() is not None
+
+    def select(self, *where: ColumnElement[bool], **filters: Any) -> Select[ModelT]:
+        """Return ``SELECT model WHERE ...`` to refine and pass to `paginate` or `list`."""
+        return select(self.model).where(*self._where(where, filters))
+
+    async def page(
+        self,
+        params: PageParams,
+        *where: ColumnElement[bool],
+        sort: Sequence[SortField] = (),
+        count: CountStrategy = "subquery",
+        options: Sequence[ORMOption] = (),
+        include_deleted: bool = False,
+        **filters: Any,
+    ) -> Page[ModelT]:
+        """Return one offset page, sorted by ``sort`` then the primary key (see `paginate`)."""
+        statement = self.select(*where, **filters).options(*options)
+        columns = {field.name: getattr(self.model, field.name) for field in sort}
+        statement = apply_sort(statement, sort, columns).order_by(self._pk)
+        return await paginate(
+            self.session, statement, params, count=count, include_deleted=include_deleted
+        )
+
+    async def cursor_page(
+        self,
+        params: CursorParams,
+        *where: ColumnElement[bool],
+        sort: Sequence[SortField] = (),
+        options: Sequence[ORMOption] = (),
+        include_deleted: bool = False,
+        **filters: Any,
+    ) -> CursorPage[ModelT]:
+        """Return one keyset page, sorted by ``sort`` then the primary key.
+
+        See `paginate_cursor`.
+        """
+        order = [(getattr(self.model, field.name), field.descending) for field in sort]
+        order.append((getattr(self.model, self._pk_name), bool(sort and sort[-1].descending)))
+        statement = self.select(*where, **filters).options(*options)
+        return await paginate_cursor(
+            self.session, statement, params, order=order, include_deleted=include_deleted
+        )
+
+    # -- writes --------------------------------------------------------------------------------
+
+    async def add(self, instance: ModelT) -> ModelT:
+        """Insert one row; generated columns are filled in from ``RETURNING``, not re-read."""
+        self.session.add(instance)
+        await self._flush()
+        return instance
+
+    async def add_many(self, instances: Iterable[ModelT]) -> builtins.list[ModelT]:
+        """Insert many rows in batched ``INSERT ... RETURNING`` statements (1,000 rows each).
+
+        Returns the inserted rows, fully loaded from ``RETURNING``; use them rather than the
+        instances passed in. Instances that carry related objects are flushed through the unit
+        of work instead, so that their relationships are saved too.
+        """
+        rows = builtins.list(instances)
+        if not rows:
+            return []
+        if any(self._relationships.intersection(vars(row)) for row in rows):
+            self.session.add_all(rows)
+            await self._flush()
+            return rows
+        values = [{k: v for k, v in vars(row).items() if k in self._columns} for row in rows]
+        # SQLite does not promise RETURNING order, so rows come back loaded but maybe reordered.
+        ordered = self.session.get_bind().dialect.name != "sqlite"
+        statement = insert(self.model).returning(self.model, sort_by_parameter_order=ordered)
+        result = await self._execute(statement, False, params=values)
+        return builtins.list(result.scalars().all())
+
+    async def update(
+        self,
+        target: ModelT | Any,
+        values: Mapping[str, Any] | None = None,
+        *,
+        expected_version: int | None = None,
+    ) -> ModelT:
+        """Update one row, given as a loaded instance or as a primary key plus ``values``.
+
+        With ``expected_version`` (models with `Versioned`), the write only happens when the row
+        is still at that version.
+
+        Raises:
+            NotFoundError: When no row has this key.
+            StaleVersionError: When the row's version is not ``expected_version``, or it changed
+                since the instance was loaded.
+        """
+        values = dict(values or {})
+        self._check_columns(values)
+        if isinstance(target, self.model):
+            return await self._update_instance(target, values, expected_version)
+        return await self._update_by_id(target, values, expected_version)
+
+    async def _update_instance(
+        self, instance: ModelT, values: dict[str, Any], expected_version: int | None
+    ) -> ModelT:
+        if expected_version is not None and self._version is not None:
+            current = getattr(instance, self._version.key)
+            if current != expected_version:
+                raise self._stale(getattr(instance, self._pk_name), expected_version)
+        for key, value in values.items():
+            setattr(instance, key, value)
+        await self._flush()
+        return instance
+
+    async def _update_by_id(
+        self, id: Any, values: dict[str, Any], expected_version: int | None
+    ) -> ModelT:
+        where = [self._pk == id]
+        if self._version is not None:
+            values.setdefault(self._version.key, self._version + 1)
+            if expected_version is not None:
+                where.append(self._version == expected_version)
+        statement = update(self.model).where(*where).values(values).returning(self.model)
+        result = await self._execute(
+            statement, False, synchronize_session=False, populate_existing=True
+        )
+        row = result.scalars().one_or_none()
+        if row is None:  # failure path only: tell a missing row from a stale one
+            if expected_version is not None and await self.exists(self._pk == id):
+                raise self._stale(id, expected_version)
+            raise self._not_found(id)
+        return row  # type: ignore[no-any-return]
+
+    async def update_many(
+        self, values: Mapping[str, Any], *where: ColumnElement[bool], **filters: Any
+    ) -> int:
+        """Update every row matching the criteria in one statement; return how many changed."""
+        values = dict(values)
+        self._check_columns(values)
+        if self._version is not None:
+            values.setdefault(self._version.key, self._version + 1)
+        statement = update(self.model).where(*self._where(where, filters)).values(values)
+        result = await self._execute(statement, False, synchronize_session=False)
+        return int(result.rowcount)
+
+    async def upsert(
+        self,
+        values: Mapping[str, Any],
+        *,
+        conflict: Sequence[str],
+        update: Sequence[str] | None = None,
+    ) -> ModelT:
+        """Insert a row, or update the one that has the same ``conflict`` columns.
+
+        One ``INSERT ... ON CONFLICT (...) DO UPDATE ... RETURNING`` statement (PostgreSQL and
+        SQLite). A soft-deleted row that conflicts is restored.
+
+        Args:
+            values: Column values for the insert.
+            conflict: Columns of the unique index or constraint to match on.
+            update: Columns to overwrite on conflict; default: every given column but those.
+        """
+        self._check_columns(values)
+        insert = self._dialect_insert()
+        statement = insert(self.model).values(dict(values))
+        columns = update if update is not None else [c for c in values if c not in conflict]
+        set_: dict[str, Any] = {column: statement.excluded[column] for column in columns}
+        if "updated_at" in self._columns:
+            set_.setdefault("updated_at", utcnow())
+        if self._soft:
+            set_.setdefault("deleted_at", None)
+        if self._version is not None:
+            set_.setdefault(self._version.key, self._version + 1)
+        statement = statement.on_conflict_do_update(index_elements=conflict, set_=set_)
+        result = await self._execute(statement.returning(self.model), True, populate_existing=True)
+        return result.scalars().one()  # type: ignore[no-any-return]
+
+    async def delete(self, target: ModelT | Any, *, hard: bool = False) -> None:
+        """Delete one row, given as an instance or a primary key.
+
+        Models with `SoftDelete` get ``deleted_at`` set instead, unless ``hard=True``.
+
+        Raises:
+            NotFoundError: When no (visible) row has this key.
+        """
+        if isinstance(target, self.model):
+            if self._soft and not hard:
+                target.deleted_at = utcnow()  # type: ignore[attr-defined]
+            else:
+                await self.session.delete(target)
+            await self._flush()
+            return
+        if await self.delete_many(self._pk == target, hard=hard) == 0:
+            raise self._not_found(target)
+
+    async def delete_many(
+        self, *where: ColumnElement[bool], hard: bool = False, **filters: Any
+    ) -> int:
+        """Delete (or soft-delete) every row matching the criteria; return how many."""
+        criteria = self._where(where, filters)
+        if self._soft and not hard:
+            values: dict[str, Any] = {"deleted_at": utcnow()}
+            if self._version is not None:
+                values[self._version.key] = self._version + 1
+            statement: Any = update(self.model).where(*criteria).values(values)
+            result = await self._execute(statement, False, synchronize_session=False)
+        else:
+            statement = delete(self.model).where(*criteria)
+            result = await self._execute(statement, True, synchronize_session=False)
+        return int(result.rowcount)
+
+    async def restore(self, id: Any) -> ModelT:
+        """Undo a soft delete.
+
+        Raises:
+            NotFoundError: When no soft-deleted row has this key.
+        """
+        deleted_at = self.model.deleted_at  # type: ignore[attr-defined]
+        values: dict[str, Any] = {"deleted_at": None}
+        if self._version is not None:
+            values[self._version.key] = self._version + 1
+        statement = (
+            update(self.model)
+            .where(self._pk == id, deleted_at.is_not(None))
+            .values(values)
+            .returning(self.model)
+        )
+        result = await self._execute(
+            statement, True, synchronize_session=False, populate_existing=True
+        )
+        row = result.scalars().one_or_none()
+        if row is None:
+            raise self._not_found(id)
+        return row  # type: ignore[no-any-return]
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _where(
+        self, where: Sequence[ColumnElement[bool]], filters: Mapping[str, Any]
+    ) -> builtins.list[ColumnElement[bool]]:
+        self._check_columns(filters)
+        return [*where, *(getattr(self.model, key) == value for key, value in filters.items())]
+
+    def _check_columns(self, names: Iterable[str]) -> None:
+        unknown = sorted(set(names) - self._columns)
+        if unknown:
+            msg = (
+                f"{self.model.__name__} has no column(s) {unknown}; known: {sorted(self._columns)}."
+            )
+            raise ValueError(msg)
+
+    def _dialect_insert(self) -> Any:
+        dialect = self.session.get_bind().dialect.name
+        if dialect == "postgresql":
+            return postgresql.insert
+        if dialect == "sqlite":
+            return sqlite.insert
+        msg = f"upsert() supports PostgreSQL and SQLite, not {dialect}."
+        raise NotImplementedError(msg)
+
+    async def _execute(
+        self, statement: Any, include_deleted: bool, params: Any = None, **options: Any
+    ) -> Any:
+        try:
+            return await self.session.execute(
+                statement, params, execution_options={INCLUDE_DELETED: include_deleted, **options}
+            )
+        except (DBAPIError, StaleDataError) as error:
+            _raise_translated(error)
+
+    async def _flush(self) -> None:
+        try:
+            await self.session.flush()
+        except (DBAPIError, StaleDataError) as error:
+            _raise_translated(error)
+
+    def _not_found(self, id: Any) -> NotFoundError:
+        name = self.model.__name__
+        return NotFoundError(
+            f"{name} {id} does not exist.", extensions={"resource": name, "id": str(id)}
+        )
+
+    def _stale(self, id: Any, expected: int) -> StaleVersionError:
+        name = self.model.__name__
+        return StaleVersionError(
+            _STALE.format(name=name, id=id, expected=expected),
+            extensions={"resource": name, "id": str(id), "expected_version": expected},
+        )
+
+
+def _raise_translated(error: DBAPIError | StaleDataError) -> NoReturn:
+    translated = translate_error(error)
+    if translated is None:
+        raise error
+    raise translated from error

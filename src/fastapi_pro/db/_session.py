@@ -1,0 +1,50 @@
+"""`SessionDep`: one session per request, committed before the response is sent."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
+
+from fastapi_pro.db._database import Database
+from fastapi_pro.db._errors import translate_error
+
+
+async def get_session(connection: HTTPConnection) -> AsyncIterator[AsyncSession]:
+    """Yield the request's session; commit when the endpoint returns, roll back when it raises.
+
+    The commit runs before the response is sent (the dependency has ``scope="function"``), so a
+    failed commit becomes a problem response (409 for a constraint, 503 when the database is
+    unreachable) instead of a 2xx for a write that never happened. Database errors raised by
+    the endpoint are translated the same way. The connection goes back to the pool even when
+    the request is cancelled.
+    """
+    session = Database.of(connection).sessionmaker()
+    try:
+        yield session
+        await session.commit()
+    except BaseException as error:  # close() below rolls the transaction back
+        translated = translate_error(error)
+        if translated is not None:
+            raise translated from error
+        raise
+    finally:
+        await asyncio.shield(session.close())
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+"""The request's `AsyncSession`, shared by every dependency of the request.
+
+Expands to ``Annotated[AsyncSession, Depends(get_session, scope="function")]``:
+
+```python
+@app.post("/orders")
+async def create_order(order: OrderIn, session: SessionDep) -> OrderOut: ...
+```
+
+A dependency with ``yield`` that uses it must itself have ``scope="function"``.
+"""

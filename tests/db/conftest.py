@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fastapi_pro.db import Base, Database
+
+
+@pytest.fixture(scope="session")
+def postgres_database(postgres_url: str) -> Iterator[str]:
+    """A PostgreSQL database of this test process (one per xdist worker), as a SQLAlchemy URL."""
+    name = f"fastapi_pro_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+
+    async def run(sql: str) -> None:
+        connection = await asyncpg.connect(postgres_url)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    base = postgres_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    yield f"{base}/{name}"
+    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+    url: str = request.getfixturevalue("postgres_database")
+    return url
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url, pool_size=5)
+    async with database.engine.begin() as connection:
+        await connection.run_sync(Base.metadata.drop_all)
+        await connection.run_sync(Base.metadata.create_all)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+async def session(db: Database) -> AsyncIterator[AsyncSession]:
+    async with db.sessionmaker() as session:
+        yield session
+
+
+@dataclass
+class StatementLog:
+    """SQL statements sent to the database (transaction control excluded)."""
+
+    statements: list[str] = field(default_factory=list)
+
+    def clear(self) -> None:
+        self.statements.clear()
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture
+def sql(db: Database) -> Iterator[StatementLog]:
+    log = StatementLog()
+
+    def record(*args: Any) -> None:
+        statement: str = args[2]
+        if statement.split(None, 1)[0].upper() not in {"BEGIN", "COMMIT", "ROLLBACK"}:
+            log.statements.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    yield log
+    event.remove(db.engine.sync_engine, "before_cursor_execute", record)

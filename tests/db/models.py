@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from fastapi_pro.db import (
+    Base,
+    BigIntPrimaryKey,
+    Repository,
+    SoftDelete,
+    Timestamps,
+    UUIDPrimaryKey,
+    Versioned,
+)
+
+
+class Category(BigIntPrimaryKey, Base):
+    __tablename__ = "categories"
+
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+
+
+class Product(UUIDPrimaryKey, Timestamps, SoftDelete, Versioned, Base):
+    __tablename__ = "products"
+    __table_args__ = (
+        CheckConstraint("price > 0", name="price_positive"),
+        UniqueConstraint("vendor", "code"),
+    )
+
+    sku: Mapped[str] = mapped_column(String(50), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    price: Mapped[int]
+    vendor: Mapped[str] = mapped_column(String(50), default="acme")
+    code: Mapped[str | None] = mapped_column(String(50), default=None)
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"), default=None)
+    category: Mapped[Category | None] = relationship(lazy="raise")
+
+
+class Event(BigIntPrimaryKey, Base):
+    """A plain table: no soft delete, no version."""
+
+    __tablename__ = "events"
+
+    kind: Mapped[str] = mapped_column(String(50))
+    ref: Mapped[uuid.UUID | None] = mapped_column(default=None)
+
+
+class ProductRepository(Repository[Product]):
+    pass
+
+
+class CategoryRepository(Repository[Category]):
+    pass
+
+
+class EventRepository(Repository[Event]):
+    pass

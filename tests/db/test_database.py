@@ -1,0 +1,163 @@
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from pydantic import SecretStr
+from sqlalchemy import func, select, text
+from sqlalchemy.pool import StaticPool
+
+from fastapi_pro.db import (
+    Database,
+    DatabaseUnavailableError,
+    TransactionConflictError,
+    UniqueViolationError,
+    retry_transaction,
+)
+from fastapi_pro.settings import DatabaseSettings
+from tests.db.models import Product, ProductRepository
+
+
+async def test_sqlite_connections_enforce_foreign_keys_and_use_wal(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    async with db.engine.connect() as connection:
+        foreign_keys = await connection.scalar(text("PRAGMA foreign_keys"))
+        journal = await connection.scalar(text("PRAGMA journal_mode"))
+        timeout = await connection.scalar(text("PRAGMA busy_timeout"))
+    await db.dispose()
+
+    assert (foreign_keys, journal, timeout) == (1, "wal", 5000)
+
+
+async def test_in_memory_sqlite_shares_one_connection() -> None:
+    db = Database("sqlite+aiosqlite://")
+    async with db.engine.begin() as connection:
+        await connection.execute(text("CREATE TABLE t (x INTEGER)"))
+    async with db.engine.connect() as connection:
+        assert await connection.scalar(text("SELECT count(*) FROM t")) == 0
+    assert isinstance(db.engine.pool, StaticPool)
+    await db.dispose()
+
+
+async def test_ping_succeeds_on_a_live_database(db: Database) -> None:
+    await db.ping()
+
+
+async def test_ping_of_a_closed_port_fails_fast_without_secrets(unused_tcp_port: int) -> None:
+    db = Database(f"postgresql+asyncpg://app:hunter2@127.0.0.1:{unused_tcp_port}/app")
+    started = time.perf_counter()
+
+    with pytest.raises(DatabaseUnavailableError) as raised:
+        await db.ping(timeout=0.5)
+
+    assert time.perf_counter() - started < 1.0
+    assert "hunter2" not in str(raised.value.detail)
+    assert raised.value.headers["Retry-After"] == "1"
+
+
+def test_repr_hides_the_password() -> None:
+    db = Database("postgresql+asyncpg://app:hunter2@db.internal/app")
+    assert "hunter2" not in repr(db)
+    assert db.dialect == "postgresql"
+
+
+def test_from_settings_uses_every_pool_option() -> None:
+    settings = DatabaseSettings(
+        url=SecretStr("postgresql+asyncpg://app@db/app"), pool_size=7, max_overflow=3
+    )
+    db = Database.from_settings(settings)
+    pool = db.engine.pool
+
+    assert pool.size() == 7  # type: ignore[attr-defined]
+    assert pool._max_overflow == 3  # type: ignore[attr-defined]
+
+
+async def test_session_commits_on_success_and_rolls_back_on_error(db: Database) -> None:
+    async with db.session() as session:
+        await ProductRepository(session).add(Product(sku="a", name="a", price=1))
+    with pytest.raises(RuntimeError):
+        async with db.session() as session:
+            await ProductRepository(session).add(Product(sku="b", name="b", price=1))
+            raise RuntimeError
+
+    async with db.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(Product)) == 1
+
+
+async def test_session_translates_errors_raised_at_commit(db: Database) -> None:
+    async with db.session() as session:
+        session.add(Product(sku="a", name="a", price=1))
+    with pytest.raises(UniqueViolationError):
+        async with db.session() as session:
+            session.add(Product(sku="a", name="again", price=1))
+
+
+async def test_lifespan_registers_and_disposes(db: Database) -> None:
+    app = FastAPI()
+    async with db.lifespan(app):
+        assert app.state.fastapi_pro_database is db
+        await db.ping()
+    assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+@pytest.mark.postgres
+async def test_serialization_failures_are_retryable_conflicts(postgres_database: str) -> None:
+    db = Database(postgres_database, engine_options={"isolation_level": "SERIALIZABLE"})
+    async with db.engine.begin() as connection:
+        await connection.execute(text("DROP TABLE IF EXISTS counters"))
+        await connection.execute(text("CREATE TABLE counters (id int primary key, n int)"))
+        await connection.execute(text("INSERT INTO counters VALUES (1, 0)"))
+    both_read = asyncio.Barrier(2)
+    attempts = 0
+
+    async def increment() -> None:
+        nonlocal attempts
+        attempts += 1
+        async with db.session() as session:
+            n = await session.scalar(text("SELECT n FROM counters WHERE id = 1"))
+            if attempts <= 2:
+                await both_read.wait()
+            await session.execute(text("UPDATE counters SET n = :n WHERE id = 1"), {"n": n + 1})
+
+    with pytest.raises(ExceptionGroup) as raised:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(increment())
+            group.create_task(increment())
+    [conflict] = raised.value.exceptions
+    assert isinstance(conflict, TransactionConflictError)
+    assert conflict.status == 503
+    assert conflict.headers["Retry-After"] == "1"
+
+    await retry_transaction(increment, attempts=3, backoff=0.01)
+    async with db.engine.connect() as connection:
+        assert await connection.scalar(text("SELECT n FROM counters")) == 2
+    await db.dispose()
+
+
+async def test_retry_transaction_gives_up_after_the_last_attempt() -> None:
+    calls = 0
+
+    async def always_conflicts() -> None:
+        nonlocal calls
+        calls += 1
+        raise TransactionConflictError
+
+    with pytest.raises(TransactionConflictError):
+        await retry_transaction(always_conflicts, attempts=3, backoff=0)
+    assert calls == 3
+
+
+async def test_retry_transaction_does_not_retry_other_errors() -> None:
+    calls = 0
+
+    async def fails() -> None:
+        nonlocal calls
+        calls += 1
+        raise UniqueViolationError
+
+    with pytest.raises(UniqueViolationError):
+        await retry_transaction(fails, backoff=0)
+    assert calls == 1

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
+
+from fastapi_pro.db import (
+    DatabaseUnavailableError,
+    ForeignKeyViolationError,
+    IntegrityViolationError,
+    StaleVersionError,
+    TransactionConflictError,
+    UniqueViolationError,
+    translate_error,
+)
+
+
+class FakePostgresError(Exception):
+    def __init__(self, sqlstate: str, **attributes: str) -> None:
+        super().__init__("message text that must not matter")
+        self.sqlstate = sqlstate
+        for name, value in attributes.items():
+            setattr(self, name, value)
+
+
+def sqlite_error(code: int, message: str = "") -> DBAPIError:
+    orig = sqlite3.IntegrityError(message)
+    orig.sqlite_errorcode = code  # type: ignore[attr-defined]
+    return IntegrityError("INSERT ...", {}, orig)
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "expected"),
+    [
+        ("23505", UniqueViolationError),
+        ("23503", ForeignKeyViolationError),
+        ("23502", IntegrityViolationError),
+        ("23514", IntegrityViolationError),
+        ("40001", TransactionConflictError),
+        ("40P01", TransactionConflictError),
+        ("08006", DatabaseUnavailableError),
+        ("57P01", DatabaseUnavailableError),
+        ("53300", DatabaseUnavailableError),
+    ],
+)
+def test_postgres_errors_are_classified_by_sqlstate(sqlstate: str, expected: type) -> None:
+    error = DBAPIError("SELECT 1", {}, FakePostgresError(sqlstate))
+
+    assert type(translate_error(error)) is expected
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        (2067, UniqueViolationError),
+        (1555, UniqueViolationError),
+        (787, ForeignKeyViolationError),
+        (1299, IntegrityViolationError),
+        (275, IntegrityViolationError),
+        (5, TransactionConflictError),
+        (517, TransactionConflictError),
+    ],
+)
+def test_sqlite_errors_are_classified_by_extended_code(code: int, expected: type) -> None:
+    assert type(translate_error(sqlite_error(code))) is expected
+
+
+def test_postgres_unique_violation_names_constraint_and_columns_not_values() -> None:
+    driver = FakePostgresError(
+        "23505",
+        constraint_name="uq_users_email",
+        detail="Key (email, tenant_id)=(alice@example.com, 7) already exists.",
+    )
+    error = translate_error(DBAPIError("INSERT", {}, driver))
+
+    assert isinstance(error, UniqueViolationError)
+    assert error.extensions == {"constraint": "uq_users_email", "fields": ["email", "tenant_id"]}
+    assert "alice" not in str(error.detail)
+
+
+def test_unmapped_errors_are_left_alone() -> None:
+    assert translate_error(DBAPIError("SELECT", {}, FakePostgresError("42P01"))) is None
+    assert translate_error(sqlite_error(1)) is None
+    assert translate_error(ValueError("not a database error")) is None
+
+
+def test_connection_failures_are_unavailable() -> None:
+    assert isinstance(translate_error(ConnectionRefusedError()), DatabaseUnavailableError)
+    invalidated = OperationalError("SELECT 1", {}, Exception(), connection_invalidated=True)
+    assert isinstance(translate_error(invalidated), DatabaseUnavailableError)
+
+
+def test_stale_data_is_a_stale_version_conflict() -> None:
+    error = translate_error(StaleDataError("UPDATE statement expected 1 row"))
+
+    assert isinstance(error, StaleVersionError)
+    assert error.status == 409
