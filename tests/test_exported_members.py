@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import subprocess
 import sys
 
@@ -12,6 +13,45 @@ import fastapi_pro
 
 PUBLIC = {
     "fastapi_pro": ["Settings", "__version__"],
+    "fastapi_pro.db": [
+        "INCLUDE_DELETED",
+        "NAMING_CONVENTION",
+        "Base",
+        "BigIntPrimaryKey",
+        "CountStrategy",
+        "CursorPage",
+        "CursorParams",
+        "Database",
+        "DatabaseUnavailableError",
+        "ForeignKeyViolationError",
+        "IntegrityViolationError",
+        "Page",
+        "PageParams",
+        "PageParamsDep",
+        "Repository",
+        "SessionDep",
+        "SoftDelete",
+        "SortField",
+        "StaleVersionError",
+        "Timestamps",
+        "TransactionConflictError",
+        "UTCDateTime",
+        "UUIDPrimaryKey",
+        "UniqueViolationError",
+        "Versioned",
+        "apply_sort",
+        "cursor_params",
+        "get_session",
+        "page_params",
+        "paginate",
+        "paginate_cursor",
+        "parse_sort",
+        "retry_transaction",
+        "sort_params",
+        "translate_error",
+        "utcnow",
+        "uuid7",
+    ],
     "fastapi_pro.errors": [
         "PROBLEM_MEDIA_TYPE",
         "AppError",
@@ -43,7 +83,7 @@ def test_public_names_are_pinned_sorted_and_documented(module_name: str) -> None
     assert module.__all__ == sorted(module.__all__, key=lambda n: (not n.isupper(), n))
     for name in module.__all__:
         member = getattr(module, name)
-        if callable(member):
+        if inspect.isclass(member) or inspect.isfunction(member):
             assert member.__doc__, f"{module_name}.{name} has no docstring"
 
 
