@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import sys
 from pathlib import Path
 from types import ModuleType
 
+import httpx
 import pytest
+from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from tests.conftest import ClientFactory
@@ -20,6 +23,7 @@ def load(name: str) -> ModuleType:
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # SQLAlchemy resolves model annotations through sys.modules
     spec.loader.exec_module(module)
     return module
 
@@ -60,3 +64,51 @@ async def test_settings_example_builds_an_app(
 
     assert "x-correlation-id" in response.headers
     assert response.json()["type"] == "https://errors.example.com/not_found"
+
+
+async def test_data_layer_example_runs_end_to_end(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    module = load("db_app")
+    app: FastAPI = module.app
+    await module.db.create_all(module.Base.metadata)
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            for sku, name, price in [
+                ("a", "Chair", 4000),
+                ("b", "Desk", 12000),
+                ("c", "Lamp", 2500),
+            ]:
+                created = await client.post(
+                    "/products", json={"sku": sku, "name": name, "price_cents": price}
+                )
+                assert created.status_code == 201
+            duplicate = await client.post(
+                "/products", json={"sku": "a", "name": "Again", "price_cents": 1}
+            )
+            page = (await client.get("/products?limit=2&sort=-price_cents")).json()
+            desk = page["items"][0]
+            patched = await client.patch(
+                f"/products/{desk['id']}", json={"price_cents": 11000, "version": 1}
+            )
+            stale = await client.patch(
+                f"/products/{desk['id']}", json={"price_cents": 9000, "version": 1}
+            )
+            deleted = await client.delete(f"/products/{desk['id']}")
+            gone = await client.get(f"/products/{desk['id']}")
+            remaining = (await client.get("/products")).json()
+            bad_sort = await client.get("/products?sort=secret")
+
+    assert duplicate.status_code == 409
+    assert duplicate.json()["fields"] == ["sku"]
+    assert [p["name"] for p in page["items"]] == ["Desk", "Chair"]
+    assert page["total"] == 3
+    assert patched.json()["version"] == 2
+    assert stale.status_code == 409
+    assert stale.json()["code"] == "stale_version"
+    assert deleted.status_code == 204
+    assert gone.status_code == 404
+    assert [p["name"] for p in remaining["items"]] == ["Chair", "Lamp"]
+    assert bad_sort.status_code == 400

@@ -1,4 +1,4 @@
-"""A small notes service: fastapi-pro settings and problem-details errors on SQLite.
+"""A small notes service built from fastapi-pro blocks, on SQLite by default.
 
 Run it with ``python -m examples.notes`` and open http://127.0.0.1:8000/docs.
 """
@@ -7,37 +7,40 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import DateTime, String, func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
 
 from fastapi_pro import Settings
-from fastapi_pro.errors import (
-    ConflictError,
-    NotFoundError,
-    install_error_handlers,
-    problem_responses,
+from fastapi_pro.db import (
+    Base,
+    BigIntPrimaryKey,
+    Database,
+    Page,
+    PageParamsDep,
+    Repository,
+    SoftDelete,
+    SortField,
+    Timestamps,
+    UniqueViolationError,
+    sort_params,
 )
+from fastapi_pro.errors import NotFoundError, install_error_handlers, problem_responses
 
 
-class Base(DeclarativeBase):
-    pass
-
-
-class Note(Base):
+class Note(BigIntPrimaryKey, Timestamps, SoftDelete, Base):
     __tablename__ = "notes"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(200), unique=True)
     body: Mapped[str] = mapped_column(String(10_000))
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=lambda: datetime.now(UTC)
-    )
+
+
+class NoteRepository(Repository[Note]):
+    pass
 
 
 class NoteIn(BaseModel):
@@ -52,38 +55,23 @@ class NoteOut(NoteIn):
     created_at: datetime
 
 
-class NoteNotFoundError(NotFoundError):
-    code = "note_not_found"
-    title = "Note not found"
-
-
-class DuplicateTitleError(ConflictError):
-    code = "duplicate_title"
-    title = "A note with this title exists"
-
-
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.sessions() as session:
-        yield session
-
-
-Session = Annotated[AsyncSession, Depends(get_session)]
+Notes = Annotated[NoteRepository, Depends()]
+NoteSort = Annotated[
+    list[SortField], Depends(sort_params("created_at", "title", default="-created_at"))
+]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    engine = create_async_engine(settings.database.url.get_secret_value())
-    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    db = Database.from_settings(settings.database)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with engine.begin() as connection:
-            await connection.run_sync(Base.metadata.create_all)
-        yield
-        await engine.dispose()
+        await db.create_all(Base.metadata)  # a real service would run Alembic migrations
+        async with db.lifespan(app):
+            yield
 
     app = FastAPI(title="Notes", lifespan=lifespan)
-    app.state.sessions = sessions
     install_error_handlers(
         app,
         request_id_header=settings.observability.request_id_header,
@@ -91,35 +79,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         include_validation_input=settings.errors.include_validation_input,
     )
 
-    @app.post("/notes", status_code=201, responses=problem_responses(DuplicateTitleError))
-    async def create_note(note: NoteIn, session: Session) -> NoteOut:
-        exists = await session.scalar(select(Note.id).where(Note.title == note.title))
-        if exists is not None:
-            raise DuplicateTitleError(f"A note titled {note.title!r} already exists.")
-        row = Note(title=note.title, body=note.body)
-        session.add(row)
-        await session.commit()
-        return NoteOut.model_validate(row)
+    @app.post("/notes", status_code=201, responses=problem_responses(UniqueViolationError))
+    async def create_note(note: NoteIn, notes: Notes) -> NoteOut:
+        return NoteOut.model_validate(await notes.add(Note(**note.model_dump())))
 
     @app.get("/notes")
-    async def list_notes(
-        session: Session,
-        limit: Annotated[int, Query(ge=1, le=100)] = 20,
-        offset: Annotated[int, Query(ge=0)] = 0,
-    ) -> list[NoteOut]:
-        rows = await session.scalars(select(Note).order_by(Note.id).limit(limit).offset(offset))
-        return [NoteOut.model_validate(row) for row in rows]
+    async def list_notes(notes: Notes, page: PageParamsDep, sort: NoteSort) -> Page[NoteOut]:
+        result = await notes.page(page, sort=sort)
+        return Page[NoteOut].model_validate(result, from_attributes=True)
 
-    @app.get("/notes/{note_id}", responses=problem_responses(NoteNotFoundError))
-    async def read_note(note_id: int, session: Session) -> NoteOut:
-        row = await session.get(Note, note_id)
-        if row is None:
-            raise NoteNotFoundError(f"Note {note_id} does not exist.")
-        return NoteOut.model_validate(row)
+    @app.get("/notes/{note_id}", responses=problem_responses(NotFoundError))
+    async def read_note(note_id: int, notes: Notes) -> NoteOut:
+        return NoteOut.model_validate(await notes.get(note_id))
 
-    @app.get("/stats")
-    async def stats(session: Session) -> dict[str, int]:
-        count = await session.scalar(select(func.count()).select_from(Note))
-        return {"notes": count or 0}
+    @app.delete("/notes/{note_id}", status_code=204, responses=problem_responses(NotFoundError))
+    async def delete_note(note_id: int, notes: Notes) -> None:
+        await notes.delete(note_id)
 
     return app

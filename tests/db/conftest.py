@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from fastapi_pro.db import Base, Database
+from fastapi_pro.db import Database
+from tests.db.models import Model
 
 
 @pytest.fixture(scope="session")
@@ -49,8 +50,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 async def db(database_url: str) -> AsyncIterator[Database]:
     database = Database(database_url, pool_size=5)
     async with database.engine.begin() as connection:
-        await connection.run_sync(Base.metadata.drop_all)
-        await connection.run_sync(Base.metadata.create_all)
+        await connection.run_sync(Model.metadata.drop_all)
+        await connection.run_sync(Model.metadata.create_all)
     yield database
     await database.dispose()
 

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, MetaData, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fastapi_pro.db import (
+    NAMING_CONVENTION,
     Base,
     BigIntPrimaryKey,
     Repository,
@@ -16,13 +17,20 @@ from fastapi_pro.db import (
 )
 
 
-class Category(BigIntPrimaryKey, Base):
+class Model(Base):
+    """The tests' own tables, apart from those of the docs examples."""
+
+    __abstract__ = True
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Category(BigIntPrimaryKey, Model):
     __tablename__ = "categories"
 
     name: Mapped[str] = mapped_column(String(100), unique=True)
 
 
-class Product(UUIDPrimaryKey, Timestamps, SoftDelete, Versioned, Base):
+class Product(UUIDPrimaryKey, Timestamps, SoftDelete, Versioned, Model):
     __tablename__ = "products"
     __table_args__ = (
         CheckConstraint("price > 0", name="price_positive"),
@@ -38,7 +46,7 @@ class Product(UUIDPrimaryKey, Timestamps, SoftDelete, Versioned, Base):
     category: Mapped[Category | None] = relationship(lazy="raise")
 
 
-class Event(BigIntPrimaryKey, Base):
+class Event(BigIntPrimaryKey, Model):
     """A plain table: no soft delete, no version."""
 
     __tablename__ = "events"
