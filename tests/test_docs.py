@@ -112,3 +112,81 @@ async def test_data_layer_example_runs_end_to_end(
     assert gone.status_code == 404
     assert [p["name"] for p in remaining["items"]] == ["Chair", "Lamp"]
     assert bad_sort.status_code == 400
+
+
+async def test_auth_example_logs_in_refreshes_and_checks_scopes(client_for: ClientFactory) -> None:
+    module = load("auth_app")
+    key, record = module.api_keys.generate("reporting", scopes=["orders:read"])
+    module.api_keys.store.add(record)
+    async with client_for(module.app) as client:
+        login = await client.post(
+            "/auth/token", data={"username": "alice", "password": "wonderland"}
+        )
+        tokens = login.json()
+        headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+        me = await client.get("/me", headers=headers)
+        listed = await client.get("/orders", headers=headers)
+        refused = await client.post("/orders", headers=headers)
+        by_key = await client.get("/orders", headers={"X-API-Key": key})
+        caller = await client.get("/caller", headers={"X-API-Key": key})
+        refreshed = await client.post(
+            "/auth/token",
+            data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        )
+        replayed = await client.post(
+            "/auth/token",
+            data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        )
+        wrong = await client.post("/auth/token", data={"username": "alice", "password": "x"})
+
+    assert me.json() == {"username": "alice", "name": "Alice"}
+    assert listed.json() == [{"id": 1}]
+    assert refused.status_code == 403
+    assert refused.headers["www-authenticate"].endswith('scope="orders:write"')
+    assert by_key.status_code == 200
+    assert caller.json() == {"subject": "reporting", "method": "api_key"}
+    assert refreshed.status_code == 200
+    assert replayed.status_code == 400
+    assert wrong.json()["error"] == "invalid_grant"
+
+
+async def test_external_idp_example_verifies_provider_tokens(client_for: ClientFactory) -> None:
+    import time  # noqa: PLC0415 - this test forges a provider's token
+
+    import jwt  # noqa: PLC0415
+
+    from fastapi_pro.auth import JWKSKeySource, Key  # noqa: PLC0415
+
+    module = load("auth_external_idp")
+    provider_key = Key.generate("RS256", kid="sso-1")
+    provider = FastAPI()
+
+    @provider.get("/certs")
+    async def certs() -> dict[str, object]:
+        return {"keys": [provider_key.public_jwk()]}
+
+    now = int(time.time())
+    token = jwt.encode(
+        {
+            "sub": "u-1",
+            "iss": module.ISSUER,
+            "aud": "orders",
+            "iat": now,
+            "exp": now + 60,
+            "scope": "openid orders:read",
+        },
+        provider_key.signing_key,
+        algorithm="RS256",
+        headers={"kid": "sso-1", "typ": "JWT"},
+    )
+    transport = httpx.ASGITransport(app=provider)
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="https://sso.example.com") as http,
+        JWKSKeySource("https://sso.example.com/certs", client=http) as jwks,
+        client_for(module.create_app(jwks)) as client,
+    ):
+        accepted = await client.get("/me", headers={"Authorization": f"Bearer {token}"})
+        forged = await client.get("/me", headers={"Authorization": f"Bearer {token[:-4]}AAAA"})
+
+    assert accepted.json() == {"subject": "u-1", "scopes": ["openid", "orders:read"]}
+    assert forged.status_code == 401

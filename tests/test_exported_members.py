@@ -13,6 +13,49 @@ import fastapi_pro
 
 PUBLIC = {
     "fastapi_pro": ["Settings", "__version__"],
+    "fastapi_pro.auth": [
+        "ACCESS",
+        "REFRESH",
+        "ApiKeyOrBearer",
+        "ApiKeyRecord",
+        "ApiKeyStore",
+        "ApiKeys",
+        "Auth",
+        "AuthMethod",
+        "CurrentPrincipal",
+        "CurrentUser",
+        "InMemoryApiKeyStore",
+        "InMemoryTokenStore",
+        "InsufficientScopeError",
+        "InvalidApiKeyError",
+        "InvalidTokenError",
+        "JWKSError",
+        "JWKSKeySource",
+        "Key",
+        "KeyConfigError",
+        "KeyRing",
+        "KeySource",
+        "MissingCredentialsError",
+        "OptionalPrincipal",
+        "OptionalUser",
+        "PasswordHasher",
+        "Principal",
+        "RedisTokenStore",
+        "RotationResult",
+        "SqlTokenStore",
+        "TokenPair",
+        "TokenResponse",
+        "TokenStore",
+        "Tokens",
+        "UserLoader",
+        "bearer_challenge",
+        "current_principal",
+        "optional_principal",
+        "password_flow_router",
+        "principal_from_claims",
+        "require_roles",
+        "require_scopes",
+    ],
     "fastapi_pro.db": [
         "INCLUDE_DELETED",
         "NAMING_CONVENTION",
@@ -99,3 +142,12 @@ def test_import_starts_no_threads() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "1"
+
+
+def test_auth_imports_without_its_optional_extras() -> None:
+    code = (
+        "import sys; sys.modules['redis'] = None; sys.modules['httpx'] = None;"
+        "import fastapi_pro.auth as auth; print(len(auth.__all__))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert int(out.stdout) > 30

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,8 @@ from tests.db.models import Model
 @pytest.fixture(scope="session")
 def postgres_database(postgres_url: str) -> Iterator[str]:
     """A PostgreSQL database of this test process (one per xdist worker), as a SQLAlchemy URL."""
-    name = f"fastapi_pro_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"fastapi_pro_test_{worker}_{uuid.uuid4().hex[:8]}"  # concurrent runs never collide
 
     async def run(sql: str) -> None:
         connection = await asyncpg.connect(postgres_url)

@@ -1,0 +1,203 @@
+"""`Auth`: the app's token service, user loader, stores and refresh-token rotation."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.requests import HTTPConnection
+
+from fastapi_pro.auth._api_keys import ApiKeys
+from fastapi_pro.auth._errors import InvalidTokenError
+from fastapi_pro.auth._openapi import install_auth_openapi
+from fastapi_pro.auth._principal import Principal
+from fastapi_pro.auth._store import InMemoryTokenStore, TokenStore
+from fastapi_pro.auth._tokens import REFRESH, Tokens
+
+STATE_KEY = "fastapi_pro_auth"
+
+UserLoader = Callable[[Principal], Awaitable[Any]]
+"""``async (principal) -> user | None``: finds the app's user for a verified identity."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    """An access token, its lifetime in seconds, and the refresh token that renews it."""
+
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
+
+
+class Auth:
+    """Everything the auth dependencies need, owned by one app.
+
+    Example:
+        ```python
+        auth = Auth(Tokens(KeyRing(Key.hmac(secret))), user_loader=load_user)
+        auth.install(app)
+        ```
+
+    Args:
+        tokens: Issues and verifies JWTs.
+        user_loader: ``async (Principal) -> User | None`` for `CurrentUser`.
+        store: Refresh-token families and the access-token denylist; in memory by default
+            (use `RedisTokenStore` when several processes serve the app).
+        api_keys: Enables API keys for `ApiKeyOrBearer` and ``require_scopes(api_key=True)``.
+        check_denylist: Also refuse access tokens whose ``jti`` was revoked (one store lookup
+            per request).
+    """
+
+    def __init__(
+        self,
+        tokens: Tokens,
+        *,
+        user_loader: UserLoader | None = None,
+        store: TokenStore | None = None,
+        api_keys: ApiKeys | None = None,
+        check_denylist: bool = False,
+    ) -> None:
+        self.tokens = tokens
+        self.user_loader = user_loader
+        self.store: TokenStore = store or InMemoryTokenStore()
+        self.api_keys = api_keys
+        self.check_denylist = check_denylist
+
+    @property
+    def realm(self) -> str:
+        """The realm of ``WWW-Authenticate`` challenges."""
+        return self.tokens.realm
+
+    def install(
+        self, app: FastAPI, *, token_url: str | None = None, jwks_path: str | None = None
+    ) -> None:
+        """Register on ``app`` for the auth dependencies.
+
+        Args:
+            app: The application.
+            token_url: The password-flow token endpoint; documents the bearer scheme as an
+                OAuth2 password flow, so Swagger UI's Authorize button logs in.
+            jwks_path: Serve the key ring's public keys as a JWKS document at this path.
+        """
+        setattr(app.state, STATE_KEY, self)
+        install_auth_openapi(app, token_url)
+        keys = self.tokens.keys
+        if jwks_path is not None and keys is not None:
+            document = keys.jwks()
+
+            async def jwks() -> dict[str, Any]:
+                return document
+
+            app.add_api_route(jwks_path, jwks, methods=["GET"], include_in_schema=False)
+
+    @asynccontextmanager
+    async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
+        """`install` on ``app`` for the duration of its lifespan."""
+        self.install(app)
+        yield
+
+    @classmethod
+    def of(cls, connection: HTTPConnection) -> Auth:
+        """Return the `Auth` installed on the app serving ``connection``.
+
+        Raises:
+            RuntimeError: If none was installed.
+        """
+        auth = getattr(connection.app.state, STATE_KEY, None)
+        if not isinstance(auth, Auth):
+            msg = "No Auth is installed on this app: call auth.install(app) at start-up."
+            raise RuntimeError(msg)
+        return auth
+
+    async def authenticate(self, token: str) -> Principal:
+        """Verify a bearer access token (and the denylist when enabled).
+
+        Raises:
+            InvalidTokenError: For any failure.
+        """
+        principal = await self.tokens.authenticate(token)
+        jti = principal.token_id
+        if self.check_denylist and jti is not None and await self.store.is_denied(jti):
+            raise InvalidTokenError(self.realm)
+        return principal
+
+    async def load_user(self, principal: Principal) -> Any:
+        """Return the app's user for ``principal`` (``None`` when unknown).
+
+        Raises:
+            RuntimeError: If no user loader was registered.
+        """
+        if self.user_loader is None:
+            msg = "CurrentUser needs a user loader: Auth(..., user_loader=load_user)."
+            raise RuntimeError(msg)
+        return await self.user_loader(principal)
+
+    # -- refresh-token families ---------------------------------------------------------------
+
+    def _pair(self, principal: Principal, family: str, token_id: str) -> TokenPair:
+        grants: dict[str, Any] = {"scopes": principal.scopes, "roles": principal.roles}
+        access = self.tokens.issue(principal.subject, **grants)
+        refresh = self.tokens.issue(
+            principal.subject, typ=REFRESH, token_id=token_id, claims={"fam": family}, **grants
+        )
+        return TokenPair(access, refresh, int(self.tokens.access_ttl.total_seconds()))
+
+    def _family_expiry(self) -> datetime:
+        return datetime.fromtimestamp(time.time() + self.tokens.refresh_ttl.total_seconds(), UTC)
+
+    async def login(self, principal: Principal) -> TokenPair:
+        """Start a refresh-token family for ``principal`` and return its first token pair."""
+        family, token_id = uuid.uuid4().hex, uuid.uuid4().hex
+        await self.store.start_family(family, principal.subject, token_id, self._family_expiry())
+        return self._pair(principal, family, token_id)
+
+    async def _refresh_claims(self, refresh_token: str) -> dict[str, Any]:
+        claims = await self.tokens.verify(refresh_token, typ=REFRESH)
+        if not isinstance(claims.get("fam"), str) or not isinstance(claims.get("jti"), str):
+            raise InvalidTokenError(self.realm)
+        return claims
+
+    async def refresh(self, refresh_token: str) -> TokenPair:
+        """Rotate: exchange a refresh token for a new pair; the old one stops working.
+
+        Presenting an already-rotated refresh token revokes its whole family, so a stolen
+        token is useless once either party has used it.
+
+        Raises:
+            InvalidTokenError: If the token is invalid, rotated already, or its family revoked.
+        """
+        claims = await self._refresh_claims(refresh_token)
+        new_id = uuid.uuid4().hex
+        result = await self.store.rotate(
+            claims["fam"], claims["jti"], new_id, self._family_expiry()
+        )
+        if result != "rotated":
+            raise InvalidTokenError(self.realm)
+        principal = self.tokens.to_principal(claims)
+        return self._pair(principal, claims["fam"], new_id)
+
+    async def logout(self, refresh_token: str) -> None:
+        """Revoke the family of ``refresh_token`` (this session only).
+
+        Raises:
+            InvalidTokenError: If the token is not a valid refresh token.
+        """
+        claims = await self._refresh_claims(refresh_token)
+        await self.store.revoke_family(claims["fam"])
+
+    async def logout_everywhere(self, subject: str) -> int:
+        """Revoke every refresh-token family of ``subject``; return how many."""
+        return await self.store.revoke_subject(subject)
+
+    async def revoke_access_token(self, principal: Principal) -> None:
+        """Deny ``principal``'s access token until it expires (needs ``check_denylist``)."""
+        exp = principal.claims.get("exp")
+        if principal.token_id is not None and isinstance(exp, int | float):
+            await self.store.deny(principal.token_id, datetime.fromtimestamp(exp, UTC))

@@ -1,0 +1,232 @@
+"""Dependencies: `CurrentPrincipal`, `CurrentUser[User]`, scopes and roles (HTTP and WebSocket)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any, NoReturn, TypeAlias, TypeVar
+
+from fastapi import Depends, Security
+from fastapi.openapi.models import APIKey, APIKeyIn, HTTPBearer
+from fastapi.security import SecurityScopes
+from fastapi.security.base import SecurityBase
+from starlette.exceptions import WebSocketException
+from starlette.requests import HTTPConnection
+from starlette.status import WS_1008_POLICY_VIOLATION
+
+from fastapi_pro.auth._auth import Auth
+from fastapi_pro.auth._errors import (
+    InsufficientScopeError,
+    InvalidTokenError,
+    MissingCredentialsError,
+)
+from fastapi_pro.auth._openapi import API_KEY_SCHEME, BEARER_SCHEME
+from fastapi_pro.auth._principal import Principal
+from fastapi_pro.errors import AppError
+
+UserT = TypeVar("UserT")
+
+_CACHE = "fastapi_pro.principal"
+_ROLE = "role:"
+_MISSING = object()
+
+
+def _fail(connection: HTTPConnection, error: AppError) -> NoReturn:
+    if connection.scope["type"] == "websocket":
+        raise WebSocketException(WS_1008_POLICY_VIOLATION, reason=error.title) from error
+    raise error
+
+
+def _bearer(connection: HTTPConnection) -> str | None:
+    header = connection.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def _check(connection: HTTPConnection, required: Sequence[str], principal: Principal) -> None:
+    missing = [
+        need
+        for need in required
+        if (
+            need.removeprefix(_ROLE) not in principal.roles
+            if need.startswith(_ROLE)
+            else need not in principal.scopes
+        )
+    ]
+    if missing:
+        _fail(connection, InsufficientScopeError(missing, Auth.of(connection).realm))
+
+
+class BearerToken(SecurityBase):
+    """Reads ``Authorization: Bearer <token>``; documented as an HTTP bearer (JWT) scheme.
+
+    Calling it returns the raw token, or ``None`` when none was sent.
+    """
+
+    def __init__(self) -> None:
+        self.model = HTTPBearer(bearerFormat="JWT")
+        self.scheme_name = BEARER_SCHEME
+
+    async def __call__(self, connection: HTTPConnection) -> str | None:
+        """Return the bearer token, or ``None`` when none was sent."""
+        return _bearer(connection)
+
+
+class BearerPrincipal(BearerToken):
+    """The bearer scheme as a dependency that yields the verified `Principal` in one step.
+
+    Verification happens once per request, however many dependencies ask; scopes and roles
+    required through ``Security(..., scopes=...)`` are checked on every use.
+
+    Args:
+        required: Without credentials, fail with 401 (``True``) or yield ``None``.
+    """
+
+    def __init__(self, *, required: bool) -> None:
+        super().__init__()
+        self.required = required
+
+    async def __call__(  # type: ignore[override]
+        self, security_scopes: SecurityScopes, connection: HTTPConnection
+    ) -> Principal | None:
+        """Return the caller's `Principal` (or ``None`` when optional and anonymous)."""
+        principal = await _principal_of(connection)
+        if principal is None:
+            if self.required:
+                _fail(connection, MissingCredentialsError(Auth.of(connection).realm))
+            return None
+        if security_scopes.scopes:
+            _check(connection, security_scopes.scopes, principal)
+        return principal
+
+
+async def _principal_of(connection: HTTPConnection) -> Principal | None:
+    cached: object = connection.scope.get(_CACHE, _MISSING)
+    if cached is not _MISSING:
+        return cached  # type: ignore[return-value]
+    token = _bearer(connection)
+    principal = None
+    if token is not None:
+        auth = Auth.of(connection)
+        try:
+            principal = await auth.authenticate(token)
+        except InvalidTokenError as error:
+            _fail(connection, error)
+    connection.scope[_CACHE] = principal
+    return principal
+
+
+class ApiKeyHeader(SecurityBase):
+    """Reads the ``X-API-Key`` header; documented as an API-key scheme."""
+
+    def __init__(self, name: str = "X-API-Key") -> None:
+        self.model = APIKey(**{"in": APIKeyIn.header}, name=name)
+        self.scheme_name = API_KEY_SCHEME
+        self.name = name
+
+    async def __call__(self, connection: HTTPConnection) -> str | None:
+        """Return the API key, or ``None`` when none was sent."""
+        return connection.headers.get(self.name) or None
+
+
+bearer_token = BearerToken()
+api_key_header = ApiKeyHeader()
+current_principal = BearerPrincipal(required=True)
+"""The dependency behind `CurrentPrincipal`: 401 without valid credentials, 403 without scopes."""
+optional_principal = BearerPrincipal(required=False)
+"""The dependency behind `OptionalPrincipal`: ``None`` without credentials, 401 for bad ones."""
+
+
+async def api_key_or_bearer_principal(
+    security_scopes: SecurityScopes,
+    connection: HTTPConnection,
+    token: Annotated[str | None, Depends(bearer_token)],
+    api_key: Annotated[str | None, Depends(api_key_header)],
+) -> Principal:
+    """The principal of an ``X-API-Key`` header or else of a bearer token."""
+    auth = Auth.of(connection)
+    if api_key is not None:
+        if auth.api_keys is None:
+            msg = "API keys are not enabled: Auth(..., api_keys=ApiKeys(...))."
+            raise RuntimeError(msg)
+        try:
+            principal = await auth.api_keys.authenticate(api_key)
+        except AppError as error:
+            _fail(connection, error)
+    else:
+        found = await _principal_of(connection) if token is not None else None
+        if found is None:
+            _fail(connection, MissingCredentialsError(auth.realm))
+        principal = found
+    _check(connection, security_scopes.scopes, principal)
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Security(current_principal)]
+"""The caller's verified `Principal`, from a bearer token; no database involved.
+
+Expands to ``Annotated[Principal, Security(current_principal)]``; a request without a token
+gets a 401 with a ``Bearer`` challenge, one with a bad token a 401 ``invalid_token``.
+
+```python
+@app.get("/me")
+async def me(principal: CurrentPrincipal) -> dict[str, str]:
+    return {"subject": principal.subject}
+```
+"""
+
+OptionalPrincipal = Annotated[Principal | None, Security(optional_principal)]
+"""The caller's `Principal`, or ``None`` when no token was sent (a bad token is still a 401)."""
+
+ApiKeyOrBearer = Annotated[Principal, Security(api_key_or_bearer_principal)]
+"""A `Principal` from an ``X-API-Key`` header or a bearer token; both schemes in OpenAPI."""
+
+
+async def current_user(connection: HTTPConnection, principal: CurrentPrincipal) -> Any:
+    """The app's user for the caller, from the registered user loader; 401 when unknown."""
+    auth = Auth.of(connection)
+    user = await auth.load_user(principal)
+    if user is None:
+        _fail(connection, InvalidTokenError(auth.realm))
+    return user
+
+
+async def optional_user(connection: HTTPConnection, principal: OptionalPrincipal) -> Any:
+    """The app's user, or ``None`` when no credentials were sent."""
+    if principal is None:
+        return None
+    return await current_user(connection, principal)
+
+
+CurrentUser: TypeAlias = Annotated[UserT, Depends(current_user)]
+"""The caller as the app's own user type, never ``None``: ``user: CurrentUser[User]``.
+
+The app registers ``Auth(..., user_loader=load_user)`` where
+``async def load_user(principal: Principal) -> User | None``; a principal whose user is gone
+gets a 401.
+"""
+
+OptionalUser: TypeAlias = Annotated[UserT | None, Depends(optional_user)]
+"""The caller as the app's user, or ``None`` when no credentials were sent (bad ones: 401)."""
+
+
+def require_scopes(*scopes: str, api_key: bool = False) -> Any:
+    """A dependency that demands every one of ``scopes`` (403 ``insufficient_scope`` if not).
+
+    Use it in ``dependencies=[...]`` or as ``Annotated[Principal, require_scopes(...)]``; the
+    scopes appear in the operation's OpenAPI security requirement.
+
+    Args:
+        *scopes: Required OAuth2 scopes.
+        api_key: Also accept an API key (`ApiKeyOrBearer`).
+    """
+    dependency = api_key_or_bearer_principal if api_key else current_principal
+    return Security(dependency, scopes=list(scopes))
+
+
+def require_roles(*roles: str, api_key: bool = False) -> Any:
+    """A dependency that demands every one of ``roles``; listed in OpenAPI as ``role:<name>``."""
+    dependency = api_key_or_bearer_principal if api_key else current_principal
+    return Security(dependency, scopes=[_ROLE + role for role in roles])

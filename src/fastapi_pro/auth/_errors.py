@@ -1,0 +1,73 @@
+"""RFC 6750 errors: 401 with a ``Bearer`` challenge, 403 ``insufficient_scope``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from fastapi_pro.errors import AuthenticationError, PermissionDeniedError
+
+DEFAULT_REALM = "api"
+
+
+def bearer_challenge(realm: str, error: str | None = None, scope: Iterable[str] = ()) -> str:
+    """Build a ``WWW-Authenticate: Bearer`` challenge (RFC 6750 §3)."""
+    parts = [f'realm="{realm}"']
+    if error is not None:
+        parts.append(f'error="{error}"')
+    scopes = " ".join(scope)
+    if scopes:
+        parts.append(f'scope="{scopes}"')
+    return "Bearer " + ", ".join(parts)
+
+
+class MissingCredentialsError(AuthenticationError):
+    """No credentials were sent (401, a challenge without an error code)."""
+
+    code = "unauthorized"
+
+    def __init__(self, realm: str = DEFAULT_REALM) -> None:
+        super().__init__("Authentication is required.", www_authenticate=bearer_challenge(realm))
+
+
+class InvalidTokenError(AuthenticationError):
+    """The token is malformed, expired, revoked or not ours (401 ``invalid_token``).
+
+    The response never says which check failed, nor echoes the token.
+    """
+
+    code = "invalid_token"
+    title = "Invalid token"
+
+    def __init__(self, realm: str = DEFAULT_REALM) -> None:
+        super().__init__(
+            "The access token is invalid or has expired.",
+            www_authenticate=bearer_challenge(realm, "invalid_token"),
+        )
+
+
+class InvalidApiKeyError(AuthenticationError):
+    """The API key is unknown, expired or wrong (401)."""
+
+    code = "invalid_api_key"
+    title = "Invalid API key"
+
+    def __init__(self, realm: str = DEFAULT_REALM) -> None:
+        super().__init__(
+            "The API key is invalid or has expired.",
+            www_authenticate=bearer_challenge(realm, "invalid_token"),
+        )
+
+
+class InsufficientScopeError(PermissionDeniedError):
+    """The credentials lack a required scope or role (403 ``insufficient_scope``)."""
+
+    code = "insufficient_scope"
+    title = "Insufficient scope"
+
+    def __init__(self, missing: Iterable[str], realm: str = DEFAULT_REALM) -> None:
+        needed = sorted(missing)
+        super().__init__(
+            "The credentials do not grant what this operation requires.",
+            extensions={"required": needed},
+            headers={"WWW-Authenticate": bearer_challenge(realm, "insufficient_scope", needed)},
+        )

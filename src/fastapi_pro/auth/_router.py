@@ -1,0 +1,143 @@
+"""An optional OAuth2 password-flow router: token, refresh and logout endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from fastapi_pro.auth._auth import Auth, TokenPair
+from fastapi_pro.auth._dependencies import CurrentPrincipal
+from fastapi_pro.auth._errors import InvalidTokenError
+from fastapi_pro.auth._principal import Principal
+from fastapi_pro.errors import BadRequestError, problem_responses
+
+Authenticate = Callable[[str, str], Awaitable[Principal | None]]
+"""``async (username, password) -> Principal | None``: the app checks credentials."""
+
+MAX_FORM_BYTES = 8192
+
+
+class TokenResponse(BaseModel):
+    """An OAuth2 token response (RFC 6749 §5.1)."""
+
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
+    expires_in: int
+    refresh_token: str
+    scope: str | None = None
+
+
+class RefreshTokenBody(BaseModel):
+    """A refresh token sent as JSON."""
+
+    refresh_token: str = Field(max_length=8192)
+
+
+class OAuthError(BadRequestError):
+    """An OAuth2 token-endpoint error (RFC 6749 §5.2), as a 400 problem with an ``error`` member."""
+
+    code = "invalid_grant"
+
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(description, code=error, extensions={"error": error})
+
+
+_FORM_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "grant_type": {"type": "string", "enum": ["password", "refresh_token"]},
+                        "username": {"type": "string"},
+                        "password": {"type": "string", "format": "password"},
+                        "scope": {"type": "string"},
+                        "refresh_token": {"type": "string"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+async def _form(request: Request) -> dict[str, str]:
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        raise OAuthError("invalid_request", "The request body is too large.")
+    try:
+        return dict(parse_qsl(body.decode(), max_num_fields=10))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise OAuthError("invalid_request", "The request body is not a valid form.") from error
+
+
+def _response(pair: TokenPair, principal: Principal) -> TokenResponse:
+    scope = " ".join(sorted(principal.scopes)) or None
+    return TokenResponse(
+        access_token=pair.access_token,
+        expires_in=pair.expires_in,
+        refresh_token=pair.refresh_token,
+        scope=scope,
+    )
+
+
+def password_flow_router(authenticate: Authenticate, *, prefix: str = "/auth") -> APIRouter:
+    """Build ``POST {prefix}/token``, ``/logout`` and ``/logout-all``.
+
+    ``/token`` takes an OAuth2 form: ``grant_type=password`` (default) with ``username``,
+    ``password`` and an optional ``scope`` narrowing the granted scopes, or
+    ``grant_type=refresh_token`` with ``refresh_token`` (rotation with reuse detection). Give
+    ``token_url=f"{prefix}/token"`` to `Auth.install` so Swagger UI's Authorize button uses it.
+
+    Args:
+        authenticate: Checks a username and password and returns the `Principal` to issue
+            tokens for, or ``None``. Use `PasswordHasher.verify_dummy` for unknown users.
+        prefix: Where the routes live.
+    """
+    router = APIRouter(prefix=prefix, tags=["auth"])
+
+    @router.post("/token", openapi_extra=_FORM_SCHEMA, responses=problem_responses(OAuthError))
+    async def token(request: Request) -> TokenResponse:
+        auth = Auth.of(request)
+        form = await _form(request)
+        grant = form.get("grant_type", "password")
+        if grant == "refresh_token":
+            try:
+                pair = await auth.refresh(form.get("refresh_token", ""))
+            except InvalidTokenError as error:
+                raise OAuthError("invalid_grant", "The refresh token is invalid.") from error
+            return TokenResponse(
+                access_token=pair.access_token,
+                expires_in=pair.expires_in,
+                refresh_token=pair.refresh_token,
+            )
+        if grant != "password":
+            raise OAuthError("unsupported_grant_type", f"grant_type {grant!r} is not supported.")
+        username, password = form.get("username"), form.get("password")
+        if not username or not password:
+            raise OAuthError("invalid_request", "username and password are required.")
+        principal = await authenticate(username, password)
+        if principal is None:
+            raise OAuthError("invalid_grant", "The username or password is wrong.")
+        requested = set(form.get("scope", "").split())
+        if requested:
+            principal = replace(principal, scopes=principal.scopes & requested)
+        return _response(await auth.login(principal), principal)
+
+    @router.post("/logout", status_code=204)
+    async def logout(request: Request, body: RefreshTokenBody) -> None:
+        await Auth.of(request).logout(body.refresh_token)
+
+    @router.post("/logout-all", status_code=204)
+    async def logout_all(request: Request, principal: CurrentPrincipal) -> None:
+        auth = Auth.of(request)
+        await auth.logout_everywhere(principal.subject)
+        await auth.revoke_access_token(principal)
+
+    return router

@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from redis.asyncio import Redis
+
+from fastapi_pro.auth._redis_store import RedisTokenStore
+from fastapi_pro.auth._sql_store import SqlTokenStore
+from fastapi_pro.auth._store import InMemoryTokenStore, TokenStore
+from fastapi_pro.db import Database
+
+# -- token stores --------------------------------------------------------------------------------
+
+RedisTokenStoreFactory = Callable[..., RedisTokenStore]
+"""Makes a `RedisTokenStore` on a client of its own; every store of a test shares one prefix."""
+
+SQL_TOKEN_STORE_BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+TOKEN_STORE_BACKENDS = [
+    "memory",
+    pytest.param("redis", marks=pytest.mark.redis),
+    *SQL_TOKEN_STORE_BACKENDS,
+]
+
+
+@pytest.fixture(scope="session")
+def token_store_postgres_database(postgres_url: str) -> Iterator[str]:
+    """A PostgreSQL database for the token-store tests of this process, as a SQLAlchemy URL.
+
+    Its name is random, so test sessions running at once on one server never share it.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"fastapi_pro_auth_test_{worker}_{uuid.uuid4().hex[:12]}"
+
+    async def run(sql: str) -> None:
+        connection = await asyncpg.connect(postgres_url)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    base = postgres_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    yield f"{base}/{name}"
+    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _sql_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> str:
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'tokens.db'}"
+    url: str = request.getfixturevalue("token_store_postgres_database")
+    return url
+
+
+@pytest.fixture(params=SQL_TOKEN_STORE_BACKENDS)
+def sql_token_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty database for `SqlTokenStore`s, on SQLite and on PostgreSQL."""
+    return _sql_url(request, request.param, tmp_path)
+
+
+@pytest.fixture
+async def sql_token_store_databases(
+    sql_token_store_url: str,
+) -> AsyncIterator[Callable[[], Database]]:
+    """Makes `Database`s (engines of their own) on one database holding fresh store tables."""
+    databases: list[Database] = []
+
+    def make() -> Database:
+        database = Database(sql_token_store_url, pool_size=10)
+        databases.append(database)
+        return database
+
+    first = make()
+    async with first.engine.begin() as connection:
+        await connection.run_sync(SqlTokenStore.metadata.drop_all)
+        await connection.run_sync(SqlTokenStore.metadata.create_all)
+    yield make
+    for database in databases:
+        await database.dispose()
+
+
+@asynccontextmanager
+async def _redis_token_stores(url: str) -> AsyncIterator[RedisTokenStoreFactory]:
+    prefix = f"fastapi-pro-test:{uuid.uuid4().hex}:"
+    clients: list[Redis] = []
+
+    def make(**client_options: Any) -> RedisTokenStore:
+        client = Redis.from_url(url, **client_options)
+        clients.append(client)
+        return RedisTokenStore(client, prefix=prefix)
+
+    try:
+        yield make
+    finally:
+        cleaner = Redis.from_url(url)
+        try:
+            keys = [key async for key in cleaner.scan_iter(match=f"{prefix}*")]
+            if keys:
+                await cleaner.delete(*keys)
+        finally:
+            await cleaner.aclose()
+            for client in clients:
+                await client.aclose()
+
+
+@pytest.fixture
+async def redis_token_stores(redis_url: str) -> AsyncIterator[RedisTokenStoreFactory]:
+    """Makes `RedisTokenStore`s on separate clients sharing a random prefix, removed afterwards."""
+    async with _redis_token_stores(redis_url) as make:
+        yield make
+
+
+@pytest.fixture(params=TOKEN_STORE_BACKENDS)
+def token_store_backend(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
+    """Which store `token_store` builds, and where its server is."""
+    backend: str = request.param
+    if backend == "memory":
+        return backend, ""
+    if backend == "redis":
+        return backend, request.getfixturevalue("redis_url")
+    return backend, _sql_url(request, backend, tmp_path)
+
+
+@pytest.fixture
+async def token_store(token_store_backend: tuple[str, str]) -> AsyncIterator[TokenStore]:
+    """An empty `TokenStore` of each kind: in memory, in Redis, in SQLite and in PostgreSQL."""
+    backend, url = token_store_backend
+    if backend == "memory":
+        yield InMemoryTokenStore()
+    elif backend == "redis":
+        async with _redis_token_stores(url) as make:
+            yield make()
+    else:
+        database = Database(url, pool_size=10)
+        async with database.engine.begin() as connection:
+            await connection.run_sync(SqlTokenStore.metadata.drop_all)
+        store = SqlTokenStore(database)
+        await store.create_tables()
+        yield store
+        await database.dispose()
