@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
 import re
 import sys
 from pathlib import Path
@@ -190,3 +191,34 @@ async def test_external_idp_example_verifies_provider_tokens(client_for: ClientF
 
     assert accepted.json() == {"subject": "u-1", "scopes": ["openid", "orders:read"]}
     assert forged.status_code == 401
+
+
+async def test_observability_example_measures_logs_and_traces(
+    client_for: ClientFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json  # noqa: PLC0415 - parses the example's JSON log lines
+
+    from loguru import logger  # noqa: PLC0415
+
+    module = load("observability_app")
+    try:
+        async with client_for(module.app) as client:
+            paid = await client.post("/orders/7/pay")
+            scrape = await client.get("/metrics")
+    finally:
+        logger.remove()
+        logging.basicConfig(handlers=[], force=True)
+        logging.getLogger("uvicorn.access").disabled = False
+    lines = [
+        json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")
+    ]
+
+    request_id = paid.headers["x-request-id"]
+    mine = [line for line in lines if line["request_id"] == request_id]
+    assert [line["message"] for line in mine] == [
+        "paying order 7",
+        "POST /orders/7/pay 200 " + mine[1]["message"].split()[-1],
+        "receipt sent for order 7",
+    ]
+    assert 'orders_paid_total{currency="EUR"} 1.0' in scrape.text
+    assert 'http_route="/orders/{order_id}/pay"' in scrape.text

@@ -17,7 +17,7 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Run each test in an empty folder (no stray .env) with no FASTAPI_PRO_ variables."""
     monkeypatch.chdir(tmp_path)
     for name in list(__import__("os").environ):
-        if name.startswith("FASTAPI_PRO_"):
+        if name.startswith("FASTAPI_PRO_") or name == "PROMETHEUS_MULTIPROC_DIR":
             monkeypatch.delenv(name)
 
 
@@ -103,3 +103,12 @@ def test_invalid_values_fail_with_the_field_named(
 
     field = name.removeprefix("FASTAPI_PRO_").lower().split("__")[-1]
     assert field in str(error.value)
+
+
+def test_prometheus_multiprocess_directory_comes_from_its_own_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings().prometheus_multiproc_dir is None
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "/run/prometheus")
+
+    assert Settings().prometheus_multiproc_dir == "/run/prometheus"

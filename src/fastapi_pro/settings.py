@@ -132,3 +132,8 @@ class Settings(BaseSettings):
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
     cors: CorsSettings = Field(default_factory=CorsSettings)
+    prometheus_multiproc_dir: str | None = Field(
+        None,
+        validation_alias="PROMETHEUS_MULTIPROC_DIR",
+        description="prometheus-client's own variable: several worker processes share metrics.",
+    )

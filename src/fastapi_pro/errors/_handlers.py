@@ -15,6 +15,8 @@ from fastapi.exceptions import (
     ResponseValidationError,
     WebSocketRequestValidationError,
 )
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -179,6 +181,10 @@ def _log_unhandled(request: Request, exc: BaseException, header: str) -> None:
     )
     with contextlib.suppress(AttributeError):  # exceptions with __slots__ cannot be marked
         setattr(exc, _LOGGED, True)
+    span = trace.get_current_span()  # the request's server span, when tracing is on
+    if span.is_recording():
+        span.record_exception(exc)
+        span.set_status(Status(StatusCode.ERROR, type(exc).__qualname__))
 
 
 class _AlreadyLoggedFilter(logging.Filter):

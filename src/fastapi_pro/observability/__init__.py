@@ -1,0 +1,55 @@
+"""Observability: one pure-ASGI middleware, loguru logging, Prometheus metrics, OTel tracing.
+
+```python
+from fastapi_pro.observability import Metrics, configure_logging, configure_tracing
+from fastapi_pro.observability import install_observability
+
+configure_logging(json_lines=True)
+metrics = Metrics()
+tracing = configure_tracing(service_name="orders")
+install_observability(app, metrics=metrics, tracer_provider=tracing)
+app.include_router(metrics.router())
+```
+"""
+
+from fastapi_pro.observability._logging import (
+    CONTEXT_KEYS,
+    InterceptHandler,
+    configure_logging,
+    json_sink,
+    write_access_log,
+)
+from fastapi_pro.observability._metrics import (
+    DURATION_BUCKETS,
+    LABELS,
+    SIZE_BUCKETS,
+    Metrics,
+    normalize_method,
+)
+from fastapi_pro.observability._middleware import (
+    DEFAULT_SKIP_PATHS,
+    ObservabilityMiddleware,
+    install_observability,
+)
+from fastapi_pro.observability._routes import UNMATCHED, RouteTemplates
+from fastapi_pro.observability._tracing import configure_tracing, instrument_database
+
+__all__ = [
+    "CONTEXT_KEYS",
+    "DEFAULT_SKIP_PATHS",
+    "DURATION_BUCKETS",
+    "LABELS",
+    "SIZE_BUCKETS",
+    "UNMATCHED",
+    "InterceptHandler",
+    "Metrics",
+    "ObservabilityMiddleware",
+    "RouteTemplates",
+    "configure_logging",
+    "configure_tracing",
+    "install_observability",
+    "instrument_database",
+    "json_sink",
+    "normalize_method",
+    "write_access_log",
+]

@@ -1,0 +1,184 @@
+"""`configure_logging`: loguru for the app, stdlib loggers routed into it, JSON in production."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from loguru import logger
+
+CONTEXT_KEYS = ("request_id", "trace_id", "span_id")
+"""Request context that every record logged during a request carries."""
+
+_DEV_FORMAT = (
+    "<green>{time:HH:mm:ss.SSS}</green> <level>{level: <8}</level> "
+    "<cyan>{name}</cyan> <level>{message}</level>"
+    "{extra[_context]}"
+)
+
+
+class InterceptHandler(logging.Handler):
+    """A stdlib logging handler that hands every record to loguru, keeping its logger name."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Forward ``record`` to loguru at the same level, with the original caller."""
+        try:
+            level: str | int = logger.level(record.levelname).name
+        except ValueError:
+            level = record.levelno
+        frame, depth = inspect.currentframe(), 0
+        while frame is not None and (depth == 0 or frame.f_code.co_filename == logging.__file__):
+            frame = frame.f_back
+            depth += 1
+        extra = {key: getattr(record, key) for key in CONTEXT_KEYS if hasattr(record, key)}
+        logger.bind(logger_name=record.name, **extra).opt(
+            depth=depth, exception=record.exc_info
+        ).log(level, record.getMessage())
+
+
+def _json_line(record: Any) -> str:
+    extra = dict(record["extra"])
+    document: dict[str, Any] = {
+        "timestamp": record["time"].astimezone(UTC).isoformat(timespec="milliseconds"),
+        "level": record["level"].name,
+        "message": record["message"],
+        "logger": extra.pop("logger_name", None) or record["name"],
+    }
+    for key in CONTEXT_KEYS:
+        document[key] = extra.pop(key, None)
+    extra.pop("_context", None)
+    if extra:
+        document["extra"] = extra
+    if record["exception"] is not None:
+        kind, value, tb = record["exception"]
+        document["exception"] = "".join(traceback.format_exception(kind, value, tb))
+    return json.dumps(document, default=str, ensure_ascii=False)
+
+
+def json_sink(stream: TextIO) -> Callable[[Any], None]:
+    """A loguru sink writing one JSON object per line to ``stream``.
+
+    Members: ``timestamp`` (UTC, ISO 8601), ``level``, ``message``, ``logger``, ``request_id``,
+    ``trace_id``, ``span_id``, ``extra`` (other bound values) and ``exception`` (the traceback).
+    """
+
+    def write(message: Any) -> None:
+        stream.write(_json_line(message.record) + "\n")
+
+    return write
+
+
+def _add_context(record: Any) -> None:
+    extra = record["extra"]
+    parts = [f"{key}={extra[key]}" for key in CONTEXT_KEYS if extra.get(key)]
+    extra["_context"] = (" [" + " ".join(parts) + "]") if parts else ""
+
+
+def configure_logging(
+    *,
+    level: str | int = "INFO",
+    json_lines: bool = False,
+    sink: TextIO | Callable[[Any], None] | None = None,
+    intercept_stdlib: bool = True,
+    uvicorn_access_log: bool = False,
+) -> None:
+    """Set up loguru for the process: readable lines in development, JSON lines in production.
+
+    Replaces loguru's handlers (logging is process-wide by nature). Records logged during a
+    request carry its ``request_id``, ``trace_id`` and ``span_id`` (bound by the observability
+    middleware).
+
+    Args:
+        level: The minimum level.
+        json_lines: One JSON object per line (see `json_sink`) instead of coloured text.
+        sink: Where to write; standard error by default.
+        intercept_stdlib: Route the standard library's loggers (uvicorn, sqlalchemy, the app's
+            own) into loguru.
+        uvicorn_access_log: Keep uvicorn's access log; off by default because the middleware
+            writes one access line per request already.
+    """
+    global _writer  # noqa: PLW0603 - logging is configured process-wide, like loguru itself
+    stream = sink if sink is not None else sys.stderr
+    logger.remove()
+    numeric = level if isinstance(level, int) else logger.level(level).no
+    writable = hasattr(stream, "write")
+    _writer = _AccessWriter(stream, json_lines=json_lines, level=numeric) if writable else None
+    if json_lines:
+        target: Any = json_sink(stream) if hasattr(stream, "write") else stream  # type: ignore[arg-type]
+        logger.add(target, level=level, format="{message}", backtrace=False, diagnose=False)
+    else:
+        logger.configure(patcher=_add_context)
+        logger.add(stream, level=level, format=_DEV_FORMAT, backtrace=False, diagnose=False)
+    if intercept_stdlib:
+        logging.basicConfig(handlers=[InterceptHandler()], level=0, force=True)
+        for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "fastapi"):
+            named = logging.getLogger(name)
+            named.handlers = []
+            named.propagate = True
+    logging.getLogger("uvicorn.access").disabled = not uvicorn_access_log
+
+
+_access = logger.bind(logger_name="fastapi_pro.access")
+_INFO = 20
+
+
+class _AccessWriter:
+    """Writes access lines straight to the configured stream, in the sink's own format.
+
+    An access line is written for every request, and loguru's record machinery (caller frame,
+    process and thread lookups) would cost more than the rest of the request's observability;
+    the line is the same as loguru would write, under the same lock discipline.
+    """
+
+    def __init__(self, stream: Any, *, json_lines: bool, level: int) -> None:
+        self.stream = stream
+        self.json_lines = json_lines
+        self.enabled = level <= _INFO
+        self.lock = threading.Lock()
+
+    def write(self, fields: dict[str, Any], context: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        text = f"{fields['method']} {fields['path']} {fields['status']} {fields['duration_ms']}ms"
+        now = datetime.now(UTC)
+        if self.json_lines:
+            document = {
+                "timestamp": now.isoformat(timespec="milliseconds"),
+                "level": "INFO",
+                "message": text,
+                "logger": "fastapi_pro.access",
+                "request_id": context.get("request_id"),
+                "trace_id": context.get("trace_id"),
+                "span_id": context.get("span_id"),
+                "extra": fields,
+            }
+            line = json.dumps(document, default=str, ensure_ascii=False)
+        else:
+            ids = " ".join(f"{key}={context[key]}" for key in CONTEXT_KEYS if context.get(key))
+            line = f"{now.astimezone():%H:%M:%S.%f}"[:-3] + f" INFO     fastapi_pro.access {text}"
+            line += f" [{ids}]" if ids else ""
+        with self.lock:
+            self.stream.write(line + "\n")
+
+
+_writer: _AccessWriter | None = None
+
+
+def write_access_log(fields: dict[str, Any], context: dict[str, Any] | None = None) -> None:
+    """Write the access-log line of one request (logger ``fastapi_pro.access``, INFO).
+
+    ``context`` carries the request's ``request_id``, ``trace_id`` and ``span_id``.
+    """
+    context = context or {}
+    if _writer is not None:
+        _writer.write(fields, context)
+        return
+    text = f"{fields['method']} {fields['path']} {fields['status']} {fields['duration_ms']}ms"
+    _access.bind(**fields, **context).info(text)

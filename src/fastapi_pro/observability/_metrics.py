@@ -1,0 +1,219 @@
+"""`Metrics`: Prometheus metrics owned by one app, and the ``/metrics`` route."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.openmetrics import exposition as openmetrics
+from prometheus_client.registry import Collector
+
+from fastapi_pro.errors import AuthenticationError, PermissionDeniedError
+
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
+"""The advisory buckets of ``http.server.request.duration`` in the semantic conventions."""
+SIZE_BUCKETS = (100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000)
+"""Buckets for request and response body sizes, in bytes."""
+
+LABELS = ("http_request_method", "http_route", "http_response_status_code")
+"""Labels of the request metrics (semantic-convention attribute names)."""
+
+_KNOWN_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+)
+
+
+def normalize_method(method: str) -> str:
+    """Map unknown HTTP methods to ``_OTHER``, so they cannot grow the label set."""
+    return method if method in _KNOWN_METHODS else "_OTHER"
+
+
+class _PoolCollector(Collector):
+    """Reports a `Database`'s connection pool at scrape time."""
+
+    def __init__(self, pools: dict[str, Any]) -> None:
+        self._pools = pools
+
+    def collect(self) -> Iterator[Metric]:
+        families = {
+            "checkedout": GaugeMetricFamily(
+                "db_client_connections_used", "Connections checked out.", labels=["pool_name"]
+            ),
+            "checkedin": GaugeMetricFamily(
+                "db_client_connections_idle", "Idle connections in the pool.", labels=["pool_name"]
+            ),
+            "size": GaugeMetricFamily(
+                "db_client_connections_max", "Connections the pool keeps.", labels=["pool_name"]
+            ),
+            "overflow": GaugeMetricFamily(
+                "db_client_connections_overflow",
+                "Connections over the pool size.",
+                labels=["pool_name"],
+            ),
+        }
+        for name, pool in self._pools.items():
+            for attribute, family in families.items():
+                reader = getattr(pool, attribute, None)
+                if callable(reader):
+                    family.add_metric([name], float(reader()))
+        yield from families.values()
+
+
+class Metrics:
+    """The Prometheus metrics of one app, in a registry of their own.
+
+    Two apps (or two tests) never share samples. With ``multiprocess_dir`` (the directory in
+    ``PROMETHEUS_MULTIPROC_DIR``, which must be set before the workers start), samples of every
+    worker process are aggregated at scrape time.
+
+    Args:
+        namespace: Prefix for the app metrics made with `counter`, `gauge` and `histogram`.
+        duration_buckets: Buckets of ``http_server_request_duration_seconds``.
+        size_buckets: Buckets of the body-size histograms.
+        multiprocess_dir: Aggregate the metrics of several worker processes.
+    """
+
+    def __init__(
+        self,
+        *,
+        namespace: str = "",
+        duration_buckets: Sequence[float] = DURATION_BUCKETS,
+        size_buckets: Sequence[float] = SIZE_BUCKETS,
+        multiprocess_dir: str | None = None,
+    ) -> None:
+        self.namespace = namespace
+        self.multiprocess_dir = multiprocess_dir
+        self.registry = CollectorRegistry()
+        self.request_duration = Histogram(
+            "http_server_request_duration_seconds",
+            "Duration of HTTP server requests, until the last byte of the response.",
+            LABELS,
+            registry=self.registry,
+            buckets=duration_buckets,
+        )
+        self.active_requests = Gauge(
+            "http_server_active_requests",
+            "HTTP server requests in progress.",
+            ("http_request_method",),
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self.request_body_size = Histogram(
+            "http_server_request_body_size_bytes",
+            "Size of HTTP request bodies as received.",
+            LABELS,
+            registry=self.registry,
+            buckets=size_buckets,
+        )
+        self.response_body_size = Histogram(
+            "http_server_response_body_size_bytes",
+            "Size of HTTP response bodies as sent.",
+            LABELS,
+            registry=self.registry,
+            buckets=size_buckets,
+        )
+        self._pools: dict[str, Any] = {}
+        self.registry.register(_PoolCollector(self._pools))
+
+    def _name(self, name: str) -> str:
+        return f"{self.namespace}_{name}" if self.namespace else name
+
+    def counter(self, name: str, documentation: str, labels: Iterable[str] = ()) -> Counter:
+        """Make an app counter in this registry (named with the namespace)."""
+        return Counter(self._name(name), documentation, tuple(labels), registry=self.registry)
+
+    def gauge(self, name: str, documentation: str, labels: Iterable[str] = ()) -> Gauge:
+        """Make an app gauge in this registry (``livesum`` across worker processes)."""
+        return Gauge(
+            self._name(name),
+            documentation,
+            tuple(labels),
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+
+    def histogram(
+        self,
+        name: str,
+        documentation: str,
+        labels: Iterable[str] = (),
+        buckets: Sequence[float] = DURATION_BUCKETS,
+    ) -> Histogram:
+        """Make an app histogram in this registry."""
+        return Histogram(
+            self._name(name), documentation, tuple(labels), registry=self.registry, buckets=buckets
+        )
+
+    def track_database(self, database: Any, name: str = "default") -> None:
+        """Report a `Database`'s pool as ``db_client_connections_*`` gauges, read at scrape time."""
+        self._pools[name] = database.engine.pool
+
+    def render(self, accept: str = "") -> tuple[bytes, str]:
+        """Return the exposition and its content type; OpenMetrics (with exemplars) if accepted."""
+        registry = self.registry
+        if self.multiprocess_dir is not None:
+            from prometheus_client import multiprocess  # noqa: PLC0415 - only in that mode
+
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
+            self._register_pools(registry)
+        if "application/openmetrics-text" in accept:
+            text: bytes = openmetrics.generate_latest(registry)  # type: ignore[no-untyped-call]
+            return text, openmetrics.CONTENT_TYPE_LATEST
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+
+    def _register_pools(self, registry: CollectorRegistry) -> None:
+        if self._pools:
+            registry.register(_PoolCollector(self._pools))
+
+    def mark_process_dead(self, pid: int | None = None) -> None:
+        """In multiprocess mode, drop a stopped worker's live gauges (call it at shutdown)."""
+        if self.multiprocess_dir is not None:
+            from prometheus_client import multiprocess  # noqa: PLC0415 - only in that mode
+
+            multiprocess.mark_process_dead(pid or os.getpid(), self.multiprocess_dir)  # type: ignore[no-untyped-call]
+
+    def router(
+        self,
+        path: str = "/metrics",
+        *,
+        token: str | None = None,
+        allow: Iterable[str] = (),
+        include_in_schema: bool = False,
+    ) -> APIRouter:
+        """The scrape endpoint; optionally protected by a bearer token and/or an address list.
+
+        Args:
+            path: Where Prometheus scrapes (the middleware skips it by default).
+            token: Require ``Authorization: Bearer <token>``.
+            allow: Client networks allowed to scrape (``"10.0.0.0/8"``, ``"127.0.0.1"``).
+            include_in_schema: List the route in OpenAPI.
+        """
+        networks = [ipaddress.ip_network(network, strict=False) for network in allow]
+        router = APIRouter()
+
+        @router.get(path, include_in_schema=include_in_schema)
+        async def metrics(request: Request) -> Response:
+            if networks:
+                host = request.client.host if request.client else ""
+                try:
+                    address = ipaddress.ip_address(host)
+                except ValueError:
+                    address = None
+                if address is None or not any(address in network for network in networks):
+                    raise PermissionDeniedError("This address may not read the metrics.")
+            if token is not None:
+                sent = request.headers.get("authorization", "").removeprefix("Bearer ")
+                if not hmac.compare_digest(sent.encode(), token.encode()):
+                    raise AuthenticationError("The metrics need a bearer token.")
+            body, media_type = self.render(request.headers.get("accept", ""))
+            return Response(body, media_type=media_type)
+
+        return router

@@ -1,0 +1,66 @@
+"""Find the full route template of a request after dispatch, without routing it again."""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+from fastapi.routing import iter_route_contexts
+from starlette.routing import Mount
+from starlette.types import Scope
+
+UNMATCHED = "<unmatched>"
+"""The one route label shared by every request that matched no route (404 floods included)."""
+
+_FASTAPI_SCOPE = "fastapi"
+_EFFECTIVE_CONTEXT = "effective_route_context"
+
+
+def _templates(app: Any) -> dict[int, set[str]]:
+    """Map each route object of ``app`` to its full template(s), router prefixes included."""
+    found: dict[int, set[str]] = {}
+    for context in iter_route_contexts(getattr(app, "routes", ())):
+        template = context.path_format
+        if template is not None:
+            found.setdefault(id(context.original_route), set()).add(template)
+    return found
+
+
+class RouteTemplates:
+    """Resolves ``/api/v1/orders/{order_id}`` for a finished request from its scope.
+
+    The route object the router stored in ``scope["route"]`` is looked up in a map built once per
+    app with FastAPI's public `iter_route_contexts` (rebuilt when a route added later is met);
+    the prefix of a mounted sub-application is the part of ``root_path`` it added.
+    """
+
+    def __init__(self) -> None:
+        self._maps: weakref.WeakKeyDictionary[Any, dict[int, set[str]]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def resolve(self, scope: Scope, outer_root_path: str) -> str:
+        """Return the full template of the route that served ``scope``, or `UNMATCHED`."""
+        route = scope.get("route")
+        if route is None:
+            return UNMATCHED
+        prefix: str = scope.get("root_path", "")[len(outer_root_path) :]
+        if isinstance(route, Mount):  # a mounted app that routes no further (static files, say)
+            prefix = prefix[: len(prefix) - len(route.path)]
+        return prefix + self._template(scope, route)
+
+    def _template(self, scope: Scope, route: Any) -> str:
+        app = scope.get("app")
+        templates: set[str] | None = None
+        if app is not None:
+            mapping = self._maps.get(app)
+            if mapping is None or id(route) not in mapping:
+                mapping = self._maps[app] = _templates(app)
+            templates = mapping.get(id(route))
+        if templates is not None and len(templates) == 1:
+            only: str = next(iter(templates))
+            return only
+        # A router included twice has two templates: ask the context this request went through.
+        context = scope.get(_FASTAPI_SCOPE, {}).get(_EFFECTIVE_CONTEXT)
+        template = getattr(context, "path_format", None) or getattr(route, "path_format", None)
+        return template if isinstance(template, str) else UNMATCHED

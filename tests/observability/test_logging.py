@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+from loguru import logger
+
+from fastapi_pro.observability import configure_logging
+
+
+@pytest.fixture
+def stream() -> Iterator[io.StringIO]:
+    buffer = io.StringIO()
+    yield buffer
+    logger.remove()
+    logging.basicConfig(handlers=[], force=True)
+    logging.getLogger("uvicorn.access").disabled = False
+
+
+def test_json_lines_have_the_documented_members(stream: io.StringIO) -> None:
+    configure_logging(json_lines=True, sink=stream)
+
+    with logger.contextualize(request_id="r-1", trace_id="t" * 32, span_id="s" * 16):
+        logger.bind(order_id=7).info("order paid")
+
+    line = json.loads(stream.getvalue())
+    assert set(line) == {
+        "timestamp",
+        "level",
+        "message",
+        "logger",
+        "request_id",
+        "trace_id",
+        "span_id",
+        "extra",
+    }
+    assert line["message"] == "order paid"
+    assert line["level"] == "INFO"
+    assert line["request_id"] == "r-1"
+    assert line["extra"] == {"order_id": 7}
+    assert line["timestamp"].endswith("+00:00")
+
+
+def test_stdlib_loggers_are_routed_with_their_names(stream: io.StringIO) -> None:
+    configure_logging(json_lines=True, sink=stream)
+
+    logging.getLogger("sqlalchemy.engine").warning("slow query %s", "SELECT 1")
+    logging.getLogger("uvicorn.error").info("server started")
+
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [(line["logger"], line["message"]) for line in lines] == [
+        ("sqlalchemy.engine", "slow query SELECT 1"),
+        ("uvicorn.error", "server started"),
+    ]
+
+
+def test_uvicorn_access_lines_are_off_unless_asked_for(stream: io.StringIO) -> None:
+    configure_logging(json_lines=True, sink=stream)
+    logging.getLogger("uvicorn.access").info('127.0.0.1 - "GET / HTTP/1.1" 200')
+    assert stream.getvalue() == ""
+
+    configure_logging(json_lines=True, sink=stream, uvicorn_access_log=True)
+    logging.getLogger("uvicorn.access").info('127.0.0.1 - "GET / HTTP/1.1" 200')
+    assert "GET /" in stream.getvalue()
+
+
+def test_exceptions_are_one_json_line_with_the_traceback(stream: io.StringIO) -> None:
+    configure_logging(json_lines=True, sink=stream)
+
+    try:
+        raise ValueError("bad value")
+    except ValueError:
+        logging.getLogger("app").exception("failed")
+
+    [line] = [json.loads(text) for text in stream.getvalue().splitlines()]
+    assert line["message"] == "failed"
+    assert "ValueError: bad value" in line["exception"]
+
+
+def test_development_format_is_readable_and_shows_the_request_id(stream: io.StringIO) -> None:
+    configure_logging(sink=stream, level="DEBUG")
+
+    with logger.contextualize(request_id="r-9"):
+        logger.debug("hello")
+
+    output = stream.getvalue()
+    assert "hello" in output
+    assert "request_id=r-9" in output
+    assert not output.startswith("{")
+
+
+def test_level_filters_records(stream: io.StringIO) -> None:
+    configure_logging(json_lines=True, sink=stream, level="WARNING")
+
+    logger.info("quiet")
+    logger.warning("loud")
+
+    assert [json.loads(line)["message"] for line in stream.getvalue().splitlines()] == ["loud"]

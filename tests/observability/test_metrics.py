@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from fastapi import FastAPI
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
+
+from fastapi_pro.db import Database
+from fastapi_pro.errors import install_error_handlers
+from fastapi_pro.observability import Metrics, install_observability
+from tests.observability.conftest import Spans, client_for, samples, value
+
+
+def app_with(metrics: Metrics, spans: Spans | None = None, **router_options: object) -> FastAPI:
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/hello")
+    async def hello() -> str:
+        return "hi"
+
+    app.include_router(metrics.router(**router_options))  # type: ignore[arg-type]
+    install_observability(app, metrics=metrics, tracer_provider=spans.provider if spans else None)
+    return app
+
+
+async def test_metrics_route_serves_the_text_format_and_excludes_itself(metrics: Metrics) -> None:
+    async with client_for(app_with(metrics)) as client:
+        await client.get("/hello")
+        first = await client.get("/metrics")
+        await client.get("/metrics")
+
+    assert first.headers["content-type"].startswith("text/plain; version=")
+    assert "http_server_request_duration_seconds_bucket" in first.text
+    assert value(metrics, "http_server_request_duration_seconds_count", http_route="/hello") == 1
+    assert (
+        samples(metrics, "http_server_request_duration_seconds_count", http_route="/metrics") == []
+    )
+
+
+async def test_exemplars_carry_the_trace_id_under_openmetrics(
+    metrics: Metrics, spans: Spans
+) -> None:
+    async with client_for(app_with(metrics, spans)) as client:
+        await client.get("/hello")
+        response = await client.get("/metrics", headers={"Accept": "application/openmetrics-text"})
+
+    assert response.headers["content-type"].startswith("application/openmetrics-text")
+    trace_id = format(spans.one().context.trace_id, "032x")
+    exemplars = [
+        sample.exemplar
+        for family in parse_openmetrics(response.text)
+        for sample in family.samples
+        if sample.exemplar is not None
+    ]
+    assert [e.labels["trace_id"] for e in exemplars] == [trace_id]
+
+
+async def test_metrics_can_require_a_token(metrics: Metrics) -> None:
+    async with client_for(app_with(metrics, token="scrape-secret")) as client:
+        missing = await client.get("/metrics")
+        wrong = await client.get("/metrics", headers={"Authorization": "Bearer nope"})
+        right = await client.get("/metrics", headers={"Authorization": "Bearer scrape-secret"})
+
+    assert missing.status_code == 401
+    assert wrong.status_code == 401
+    assert "scrape-secret" not in wrong.text
+    assert right.status_code == 200
+
+
+async def test_metrics_can_be_limited_to_networks(metrics: Metrics) -> None:
+    async with client_for(app_with(metrics, allow=["10.0.0.0/8"])) as client:
+        refused = await client.get("/metrics")
+    async with client_for(app_with(Metrics(), allow=["127.0.0.0/8"])) as client:
+        allowed = await client.get("/metrics")
+
+    assert refused.status_code == 403
+    assert allowed.status_code == 200
+
+
+async def test_app_metrics_live_in_the_same_registry(metrics: Metrics) -> None:
+    paid = Metrics(namespace="shop").counter("orders_paid_total", "Orders paid.", ["currency"])
+    own = metrics.histogram("checkout_seconds", "Checkout time.")
+    own.observe(0.2)
+    paid.labels("EUR").inc()
+
+    assert value(metrics, "checkout_seconds_count") == 1
+
+
+async def test_database_pool_gauges(metrics: Metrics, tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'pool.db'}", pool_size=3)
+    metrics.track_database(db, "main")
+    async with db.engine.connect():
+        in_use = value(metrics, "db_client_connections_used", pool_name="main")
+    await db.dispose()
+
+    assert in_use == 1
+    assert value(metrics, "db_client_connections_max", pool_name="main") == 3
+
+
+def test_multiprocess_mode_aggregates_every_worker(tmp_path: Path) -> None:
+    directory = tmp_path / "prom"
+    directory.mkdir()
+    worker = textwrap.dedent(
+        f"""
+        from fastapi_pro.observability import Metrics
+        metrics = Metrics(multiprocess_dir={str(directory)!r})
+        metrics.request_duration.labels("GET", "/x", "200").observe(0.1)
+        metrics.active_requests.labels("GET").inc()
+        """
+    )
+    environment = {"PROMETHEUS_MULTIPROC_DIR": str(directory), "PATH": ""}
+    for _ in range(2):
+        subprocess.run([sys.executable, "-c", worker], env=environment, check=True)
+
+    reader = textwrap.dedent(
+        f"""
+        from fastapi_pro.observability import Metrics
+        print(Metrics(multiprocess_dir={str(directory)!r}).render()[0].decode())
+        """
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", reader], env=environment, check=True, capture_output=True, text=True
+    ).stdout
+    lines = [
+        line
+        for line in output.splitlines()
+        if line.startswith("http_server_request_duration_seconds_count")
+    ]
+    labels = 'http_request_method="GET",http_response_status_code="200",http_route="/x"'
+    assert lines == [f"http_server_request_duration_seconds_count{{{labels}}} 2.0"]

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from fastapi_pro.db import Database
+from fastapi_pro.observability import configure_tracing, instrument_database
+from tests.observability.conftest import Spans
+
+
+def test_configure_tracing_sets_resource_and_sampler() -> None:
+    provider = configure_tracing(service_name="orders", service_version="1.2.3", sample_ratio=0.25)
+
+    assert provider.resource.attributes["service.name"] == "orders"
+    assert provider.resource.attributes["service.version"] == "1.2.3"
+    assert "0.25" in provider.sampler.get_description()
+
+
+def test_a_zero_ratio_samples_nothing_new() -> None:
+    provider = configure_tracing(service_name="orders", sample_ratio=0)
+    span = provider.get_tracer("t").start_span("x")
+
+    assert not span.is_recording()
+
+
+def test_bad_ratio_and_missing_extra_are_clear_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        configure_tracing(service_name="x", sample_ratio=2)
+    monkeypatch.setitem(
+        __import__("sys").modules, "opentelemetry.exporter.otlp.proto.http.trace_exporter", None
+    )
+    with pytest.raises(ImportError, match=r"fastapi-pro\[otlp\]"):
+        configure_tracing(service_name="x", exporter="otlp")
+
+
+async def test_sql_statements_become_child_spans_without_parameters(
+    spans: Spans, tmp_path: Path
+) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 't.db'}")
+    instrument_database(db, spans.provider)
+    tracer = spans.provider.get_tracer("test")
+    with tracer.start_as_current_span("GET /orders"):
+        async with db.engine.connect() as connection:
+            await connection.execute(text("SELECT :secret"), {"secret": "hunter2"})
+            with pytest.raises(Exception, match="no such table"):
+                await connection.execute(text("SELECT * FROM missing"))
+    await db.dispose()
+
+    parent = next(s for s in spans.all() if s.name == "GET /orders")
+    queries = [s for s in spans.all() if s.name == "SELECT"]
+    assert len(queries) >= 2
+    assert all(s.parent is not None and s.parent.span_id == parent.context.span_id for s in queries)
+    assert all("hunter2" not in str(s.attributes) for s in queries)
+    assert queries[0].attributes is not None
+    assert queries[0].attributes["db.system.name"] == "sqlite"
+    assert any(s.status.status_code.name == "ERROR" for s in queries)
