@@ -134,6 +134,7 @@ PUBLIC = {
         "LABELS",
         "SIZE_BUCKETS",
         "UNMATCHED",
+        "HttpMetrics",
         "InterceptHandler",
         "Metrics",
         "ObservabilityMiddleware",

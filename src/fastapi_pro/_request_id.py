@@ -7,7 +7,7 @@ only when it is well formed, otherwise a new id is made.
 
 from __future__ import annotations
 
-import os
+import random
 import re
 
 from starlette.types import Scope
@@ -22,8 +22,12 @@ _VALID = re.compile(r"[A-Za-z0-9._:@+=/-]{1,%d}" % MAX_REQUEST_ID_LENGTH, re.ASC
 
 
 def new_request_id() -> str:
-    """Return a fresh random request id (32 hexadecimal characters)."""
-    return os.urandom(16).hex()
+    """Return a fresh random request id (32 hexadecimal characters).
+
+    Request ids correlate log lines; they grant nothing, so they need to be unique, not
+    unpredictable, and a pseudo-random source is several times cheaper than the OS's.
+    """
+    return f"{random.getrandbits(128):032x}"
 
 
 def is_valid_request_id(value: str) -> bool:

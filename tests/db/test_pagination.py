@@ -290,3 +290,17 @@ async def test_keyset_on_a_nullable_column_is_refused(session: AsyncSession) -> 
         await paginate_cursor(
             session, statement, CursorParams(), order=[(Product.code, False), (Product.id, False)]
         )
+
+
+async def test_grouped_statements_are_counted_as_subqueries(db: Database) -> None:
+    from sqlalchemy import select  # noqa: PLC0415 - this test builds its own statement
+
+    from fastapi_pro.db import paginate  # noqa: PLC0415
+
+    await seed(db, 12)
+    async with db.sessionmaker() as session:
+        statement = select(Product.name).group_by(Product.name).order_by(Product.name)
+        for count in STRATEGIES[:3]:
+            page = await paginate(session, statement, PageParams(limit=3), count=count)
+            assert page.total == 4
+            assert page.items == ["name-0", "name-1", "name-2"]

@@ -417,3 +417,38 @@ async def test_check_and_not_null_violations_are_unprocessable(db: Database) -> 
 
     assert check.value.status == 422
     assert not_null.value.status == 422
+
+
+async def test_a_join_to_soft_deleted_rows_finds_nothing(db: Database) -> None:
+    async with db.session() as session:
+        category = await CategoryRepository(session).add(Category(name="gone"))
+        product_ = await ProductRepository(session).add(product(category_id=category.id))
+        await ProductRepository(session).delete(product_.id)
+    async with db.sessionmaker() as session:
+        joined = select(Category).join(Product, Product.category_id == Category.id)
+        found = (await session.scalars(joined)).all()
+        with_deleted = (await session.scalars(joined.execution_options(include_deleted=True))).all()
+
+    assert found == []
+    assert [c.name for c in with_deleted] == ["gone"]
+
+
+async def test_statements_on_plain_models_are_left_alone(
+    session: AsyncSession, sql: StatementLog
+) -> None:
+    await EventRepository(session).list(kind="x")
+    await EventRepository(session).count()
+
+    assert all("deleted_at" not in statement for statement in sql.statements)
+
+
+async def test_add_many_takes_mappings_too(session: AsyncSession, sql: StatementLog) -> None:
+    rows = await ProductRepository(session).add_many(
+        {"sku": f"map-{i}", "name": "n", "price": i + 1} for i in range(5)
+    )
+
+    assert sql.count == 1
+    assert sorted(p.sku for p in rows) == [f"map-{i}" for i in range(5)]
+    assert all(p.id.version == 7 and p.version == 1 for p in rows)
+    with pytest.raises(ValueError, match="no column"):
+        await ProductRepository(session).add_many([{"sku": "x", "colour": "red"}])

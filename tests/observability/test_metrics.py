@@ -108,8 +108,8 @@ def test_multiprocess_mode_aggregates_every_worker(tmp_path: Path) -> None:
         f"""
         from fastapi_pro.observability import Metrics
         metrics = Metrics(multiprocess_dir={str(directory)!r})
-        metrics.request_duration.labels("GET", "/x", "200").observe(0.1)
-        metrics.active_requests.labels("GET").inc()
+        metrics.http.started("GET")
+        metrics.http.finished(("GET", "/x", "200"), 0.1, 0, 2, None)
         """
     )
     environment = {"PROMETHEUS_MULTIPROC_DIR": str(directory), "PATH": ""}

@@ -417,3 +417,52 @@ async def test_websocket_and_lifespan_scopes_pass_through(metrics: Metrics, span
 
     assert messages[0]["type"] == "lifespan.startup.complete"
     assert time.perf_counter() - started < 5
+
+
+async def test_access_lines_escape_whatever_the_path_holds(
+    metrics: Metrics, spans: Spans, logs: LogLines
+) -> None:
+    path = '/nowhere/"quoted"\\back\u00e9\u4e2d\n'
+    async with client_for(make_app(metrics, spans)) as client:
+        await client.get(path.replace("\n", "%0A"))
+
+    [line] = logs.access()
+    assert line["extra"]["path"] == path
+    assert line["extra"]["route"] == UNMATCHED
+    assert line["message"].startswith("GET /nowhere/")
+
+
+async def test_access_lines_in_development_format(metrics: Metrics, spans: Spans) -> None:
+    import io  # noqa: PLC0415 - this test sets up its own text sink
+
+    from fastapi_pro.observability import configure_logging  # noqa: PLC0415
+
+    stream = io.StringIO()
+    configure_logging(sink=stream, intercept_stdlib=False)
+    try:
+        async with client_for(make_app(metrics, spans)) as client:
+            response = await client.get("/api/v1/orders/3")
+    finally:
+        logger.remove()
+
+    [line] = [text for text in stream.getvalue().splitlines() if "fastapi_pro.access" in text]
+    assert "INFO     fastapi_pro.access GET /api/v1/orders/3 200" in line
+    assert f"request_id={response.headers['x-request-id']}" in line
+
+
+async def test_access_lines_go_through_loguru_before_logging_is_configured(
+    metrics: Metrics, spans: Spans
+) -> None:
+    import fastapi_pro.observability._logging as logging_module  # noqa: PLC0415
+
+    records: list[str] = []
+    saved, logging_module._writer = logging_module._writer, None
+    handler = logger.add(lambda message: records.append(message.record["message"]))
+    try:
+        async with client_for(make_app(metrics, spans)) as client:
+            await client.get("/api/v1/orders/3")
+    finally:
+        logger.remove(handler)
+        logging_module._writer = saved
+
+    assert any(record.startswith("GET /api/v1/orders/3 200") for record in records)

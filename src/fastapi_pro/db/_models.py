@@ -23,6 +23,10 @@ NAMING_CONVENTION = {
 """Deterministic constraint names, so Alembic can diff and drop them and errors can name them."""
 
 
+SOFT_DELETE_TABLES: set[Any] = set()
+"""Tables of `SoftDelete` models; statements touching none of them skip the filter."""
+
+
 def utcnow() -> datetime:
     """Return the current time as a timezone-aware UTC datetime."""
     return datetime.now(UTC)
@@ -99,6 +103,12 @@ class SoftDelete:
     deleted_at: Mapped[datetime | None] = mapped_column(
         UTCDateTime(), default=None, index=True, sort_order=92
     )
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)  # maps the class when a declarative base follows
+        table = getattr(cls, "__table__", None)
+        if table is not None:
+            SOFT_DELETE_TABLES.add(table)
 
     @property
     def is_deleted(self) -> bool:

@@ -191,7 +191,7 @@ async def paginate(
         total_column = (
             func.count().over()
             if count == "window"
-            else _count_statement(statement).scalar_subquery()
+            else _count_statement(statement).correlate(None).scalar_subquery()
         )
         paged = statement.add_columns(total_column.label("_total")).limit(limit).offset(offset)
         rows = (await session.execute(paged, execution_options=options)).all()
@@ -207,6 +207,23 @@ async def paginate(
 
 
 def _count_statement(statement: Select[Any]) -> Select[int]:
+    """``SELECT count(*)`` over the rows of ``statement``.
+
+    A plain filtered select is counted directly; one with grouping, DISTINCT, a limit or
+    set operations is counted as a subquery so the count matches its rows.
+    """
+    plain = not (
+        getattr(statement, "_group_by_clauses", True)
+        or getattr(statement, "_distinct", True)
+        or getattr(statement, "_having_criteria", True)
+        or statement._limit_clause is not None
+        or statement._offset_clause is not None
+    )
+    if plain:
+        counted: Select[int] = statement.with_only_columns(
+            func.count(), maintain_column_froms=True
+        ).order_by(None)
+        return counted
     return select(func.count()).select_from(statement.order_by(None).subquery())
 
 

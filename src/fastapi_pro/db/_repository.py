@@ -167,7 +167,10 @@ class Repository(Generic[ModelT]):
 
     def select(self, *where: ColumnElement[bool], **filters: Any) -> Select[ModelT]:
         """Return ``SELECT model WHERE ...`` to refine and pass to `paginate` or `list`."""
-        return select(self.model).where(*self._where(where, filters))
+        statement = select(self.model)
+        if where or filters:
+            statement = statement.where(*self._where(where, filters))
+        return statement
 
     async def page(
         self,
@@ -180,9 +183,13 @@ class Repository(Generic[ModelT]):
         **filters: Any,
     ) -> Page[ModelT]:
         """Return one offset page, sorted by ``sort`` then the primary key (see `paginate`)."""
-        statement = self.select(*where, **filters).options(*options)
-        columns = {field.name: getattr(self.model, field.name) for field in sort}
-        statement = apply_sort(statement, sort, columns).order_by(self._pk)
+        statement = self.select(*where, **filters)
+        if options:
+            statement = statement.options(*options)
+        if sort:
+            columns = {field.name: getattr(self.model, field.name) for field in sort}
+            statement = apply_sort(statement, sort, columns)
+        statement = statement.order_by(self._pk)
         return await paginate(
             self.session, statement, params, count=count, include_deleted=include_deleted
         )
@@ -215,26 +222,37 @@ class Repository(Generic[ModelT]):
         await self._flush()
         return instance
 
-    async def add_many(self, instances: Iterable[ModelT]) -> builtins.list[ModelT]:
+    async def add_many(self, rows: Iterable[ModelT | Mapping[str, Any]]) -> builtins.list[ModelT]:
         """Insert many rows in batched ``INSERT ... RETURNING`` statements (1,000 rows each).
 
-        Returns the inserted rows, fully loaded from ``RETURNING``; use them rather than the
-        instances passed in. Instances that carry related objects are flushed through the unit
-        of work instead, so that their relationships are saved too.
+        Rows may be model instances or mappings of column values; mappings are the faster input
+        (no instance is built just to be read back). Returns the inserted rows, fully loaded
+        from ``RETURNING``: use them rather than the instances passed in. Instances that carry
+        related objects are flushed through the unit of work instead, so that their
+        relationships are saved too.
         """
-        rows = builtins.list(instances)
-        if not rows:
+        items = builtins.list(rows)
+        if not items:
             return []
-        if any(self._relationships.intersection(vars(row)) for row in rows):
-            self.session.add_all(rows)
+        if any(
+            not isinstance(row, Mapping) and self._relationships.intersection(vars(row))
+            for row in items
+        ):
+            self.session.add_all(items)
             await self._flush()
-            return rows
-        values = [{k: v for k, v in vars(row).items() if k in self._columns} for row in rows]
+            return items  # type: ignore[return-value]
+        values = [self._values(row) for row in items]
         # SQLite does not promise RETURNING order, so rows come back loaded but maybe reordered.
         ordered = self.session.get_bind().dialect.name != "sqlite"
         statement = insert(self.model).returning(self.model, sort_by_parameter_order=ordered)
         result = await self._execute(statement, False, params=values)
         return builtins.list(result.scalars().all())
+
+    def _values(self, row: ModelT | Mapping[str, Any]) -> dict[str, Any]:
+        if isinstance(row, Mapping):
+            self._check_columns(row)
+            return dict(row)
+        return {key: value for key, value in vars(row).items() if key in self._columns}
 
     async def update(
         self,

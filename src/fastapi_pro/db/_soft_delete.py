@@ -2,17 +2,43 @@
 
 from __future__ import annotations
 
-from sqlalchemy import event
+from typing import Any
+
+from sqlalchemy import Table, event
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
-from fastapi_pro.db._models import SoftDelete
+from fastapi_pro.db._models import SOFT_DELETE_TABLES, SoftDelete
 
 INCLUDE_DELETED = "include_deleted"
 """Execution option that shows soft-deleted rows: ``.execution_options(include_deleted=True)``."""
 
+# Built once: constructing the option analyses its lambda, which costs more than a simple query.
+_HIDE_DELETED = with_loader_criteria(
+    SoftDelete, lambda cls: cls.deleted_at.is_(None), include_aliases=True
+)
+
 
 class SoftDeleteSession(Session):
     """The sync session class behind every `Database` session; filters `SoftDelete` rows."""
+
+
+def _may_involve_soft_delete(state: ORMExecuteState) -> bool:
+    """Whether the statement may read a `SoftDelete` table (when unsure: yes)."""
+    if any(issubclass(mapper.class_, SoftDelete) for mapper in state.all_mappers):
+        return True
+    statement: Any = state.statement
+    if getattr(statement, "_setup_joins", True):  # a joined entity is not a selected mapper
+        return True
+    # FROM objects of the columns and of select_from(); get_final_froms() would compile.
+    froms = getattr(statement, "columns_clause_froms", None)
+    if froms is None:
+        return True
+    return any(_may_be_soft(f) for f in (*froms, *getattr(statement, "_from_obj", ())))
+
+
+def _may_be_soft(from_: Any) -> bool:
+    table = getattr(from_, "__element__", from_)  # ORM statements hold annotated copies
+    return not isinstance(table, Table) or table in SOFT_DELETE_TABLES
 
 
 @event.listens_for(SoftDeleteSession, "do_orm_execute")
@@ -22,11 +48,6 @@ def _hide_deleted(state: ORMExecuteState) -> None:
         and not state.is_column_load
         and not state.is_relationship_load
         and not state.execution_options.get(INCLUDE_DELETED, False)
+        and _may_involve_soft_delete(state)
     ):
-        state.statement = state.statement.options(
-            with_loader_criteria(
-                SoftDelete,
-                lambda cls: cls.deleted_at.is_(None),
-                include_aliases=True,
-            )
-        )
+        state.statement = state.statement.options(_HIDE_DELETED)

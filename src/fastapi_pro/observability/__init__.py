@@ -12,6 +12,7 @@ app.include_router(metrics.router())
 ```
 """
 
+from fastapi_pro.observability._http_metrics import LABELS, HttpMetrics
 from fastapi_pro.observability._logging import (
     CONTEXT_KEYS,
     InterceptHandler,
@@ -21,7 +22,6 @@ from fastapi_pro.observability._logging import (
 )
 from fastapi_pro.observability._metrics import (
     DURATION_BUCKETS,
-    LABELS,
     SIZE_BUCKETS,
     Metrics,
     normalize_method,
@@ -41,6 +41,7 @@ __all__ = [
     "LABELS",
     "SIZE_BUCKETS",
     "UNMATCHED",
+    "HttpMetrics",
     "InterceptHandler",
     "Metrics",
     "ObservabilityMiddleware",

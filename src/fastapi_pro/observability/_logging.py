@@ -7,9 +7,11 @@ import json
 import logging
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC
+from json.encoder import encode_basestring_ascii
 from typing import Any, TextIO
 
 from loguru import logger
@@ -129,12 +131,48 @@ _access = logger.bind(logger_name="fastapi_pro.access")
 _INFO = 20
 
 
+_NUMBERS = frozenset({int, float})
+
+
+_KEYS: dict[str, str] = {}
+
+
+def _key(name: str) -> str:
+    escaped = _KEYS.get(name)
+    if escaped is None:
+        escaped = _KEYS[name] = encode_basestring_ascii(name)
+    return escaped
+
+
+def _string(value: Any) -> str:
+    return "null" if value is None else encode_basestring_ascii(str(value))
+
+
+class _Clock:
+    """UTC timestamps with milliseconds; the part up to the second is formatted once a second."""
+
+    __slots__ = ("prefix", "second")
+
+    def __init__(self) -> None:
+        self.second = -1
+        self.prefix = ""
+
+    def now(self) -> tuple[str, float]:
+        now = time.time()
+        second = int(now)
+        if second != self.second:
+            self.second = second
+            self.prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self.prefix}.{int((now - second) * 1000):03d}+00:00", now
+
+
 class _AccessWriter:
     """Writes access lines straight to the configured stream, in the sink's own format.
 
     An access line is written for every request, and loguru's record machinery (caller frame,
     process and thread lookups) would cost more than the rest of the request's observability;
-    the line is the same as loguru would write, under the same lock discipline.
+    the line has exactly the members `json_sink` writes, built for the access line's fixed
+    shape (every string escaped by the ``json`` module's encoder).
     """
 
     def __init__(self, stream: Any, *, json_lines: bool, level: int) -> None:
@@ -142,27 +180,29 @@ class _AccessWriter:
         self.json_lines = json_lines
         self.enabled = level <= _INFO
         self.lock = threading.Lock()
+        self.clock = _Clock()
 
     def write(self, fields: dict[str, Any], context: dict[str, Any]) -> None:
         if not self.enabled:
             return
         text = f"{fields['method']} {fields['path']} {fields['status']} {fields['duration_ms']}ms"
-        now = datetime.now(UTC)
+        timestamp, now = self.clock.now()
         if self.json_lines:
-            document = {
-                "timestamp": now.isoformat(timespec="milliseconds"),
-                "level": "INFO",
-                "message": text,
-                "logger": "fastapi_pro.access",
-                "request_id": context.get("request_id"),
-                "trace_id": context.get("trace_id"),
-                "span_id": context.get("span_id"),
-                "extra": fields,
-            }
-            line = json.dumps(document, default=str, ensure_ascii=False)
+            extra = ", ".join(
+                f"{_key(key)}: {value if type(value) in _NUMBERS else _string(value)}"
+                for key, value in fields.items()
+            )
+            line = (
+                f'{{"timestamp": "{timestamp}", "level": "INFO", "message": {_string(text)}, '
+                f'"logger": "fastapi_pro.access", '
+                f'"request_id": {_string(context.get("request_id"))}, '
+                f'"trace_id": {_string(context.get("trace_id"))}, '
+                f'"span_id": {_string(context.get("span_id"))}, "extra": {{{extra}}}}}'
+            )
         else:
             ids = " ".join(f"{key}={context[key]}" for key in CONTEXT_KEYS if context.get(key))
-            line = f"{now.astimezone():%H:%M:%S.%f}"[:-3] + f" INFO     fastapi_pro.access {text}"
+            clock = time.strftime("%H:%M:%S", time.localtime(now)) + timestamp[19:23]
+            line = f"{clock} INFO     fastapi_pro.access {text}"
             line += f" [{ids}]" if ids else ""
         with self.lock:
             self.stream.write(line + "\n")

@@ -16,14 +16,16 @@ from prometheus_client.openmetrics import exposition as openmetrics
 from prometheus_client.registry import Collector
 
 from fastapi_pro.errors import AuthenticationError, PermissionDeniedError
+from fastapi_pro.observability._http_metrics import (
+    HttpMetrics,
+    LocalHttpMetrics,
+    SharedHttpMetrics,
+)
 
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
 """The advisory buckets of ``http.server.request.duration`` in the semantic conventions."""
 SIZE_BUCKETS = (100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000)
 """Buckets for request and response body sizes, in bytes."""
-
-LABELS = ("http_request_method", "http_route", "http_response_status_code")
-"""Labels of the request metrics (semantic-convention attribute names)."""
 
 _KNOWN_METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
@@ -69,6 +71,9 @@ class _PoolCollector(Collector):
 class Metrics:
     """The Prometheus metrics of one app, in a registry of their own.
 
+    ``metrics.http`` records the request metrics the middleware measures (see
+    `install_observability`); `counter`, `gauge` and `histogram` make the app's own.
+
     Two apps (or two tests) never share samples. With ``multiprocess_dir`` (the directory in
     ``PROMETHEUS_MULTIPROC_DIR``, which must be set before the workers start), samples of every
     worker process are aggregated at scrape time.
@@ -91,34 +96,13 @@ class Metrics:
         self.namespace = namespace
         self.multiprocess_dir = multiprocess_dir
         self.registry = CollectorRegistry()
-        self.request_duration = Histogram(
-            "http_server_request_duration_seconds",
-            "Duration of HTTP server requests, until the last byte of the response.",
-            LABELS,
-            registry=self.registry,
-            buckets=duration_buckets,
-        )
-        self.active_requests = Gauge(
-            "http_server_active_requests",
-            "HTTP server requests in progress.",
-            ("http_request_method",),
-            registry=self.registry,
-            multiprocess_mode="livesum",
-        )
-        self.request_body_size = Histogram(
-            "http_server_request_body_size_bytes",
-            "Size of HTTP request bodies as received.",
-            LABELS,
-            registry=self.registry,
-            buckets=size_buckets,
-        )
-        self.response_body_size = Histogram(
-            "http_server_response_body_size_bytes",
-            "Size of HTTP response bodies as sent.",
-            LABELS,
-            registry=self.registry,
-            buckets=size_buckets,
-        )
+        self.http: HttpMetrics
+        if multiprocess_dir is None:
+            local = LocalHttpMetrics(duration_buckets, size_buckets)
+            self.registry.register(local)
+            self.http = local
+        else:
+            self.http = SharedHttpMetrics(self.registry, duration_buckets, size_buckets)
         self._pools: dict[str, Any] = {}
         self.registry.register(_PoolCollector(self._pools))
 

@@ -29,6 +29,7 @@ DEFAULT_SKIP_PATHS = frozenset({"/metrics", "/health/live", "/health/ready", "/h
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 _DISCONNECTED = 499  # no response was sent: the client went away (nginx's convention)
+_STATUS = {status: str(status) for status in range(100, 600)}
 
 
 class ObservabilityMiddleware:
@@ -78,30 +79,7 @@ class ObservabilityMiddleware:
         self.skip_paths = frozenset(skip_paths)
         self._routes = RouteTemplates()
         self._exemplars = metrics is not None and metrics.multiprocess_dir is None
-        self._label_cache: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
-        self._active_cache: dict[str, Any] = {}
-
-    def _children(self, method: str, route: str, status: int) -> tuple[Any, Any, Any]:
-        """The metric children of one label set, looked up once (routes are bounded)."""
-        key = (method, route, status)
-        children = self._label_cache.get(key)
-        if children is None:
-            assert self.metrics is not None  # noqa: S101 - only called when metrics are on
-            labels = (method, route, str(status))
-            children = (
-                self.metrics.request_duration.labels(*labels),
-                self.metrics.request_body_size.labels(*labels),
-                self.metrics.response_body_size.labels(*labels),
-            )
-            self._label_cache[key] = children
-        return children
-
-    def _active(self, method: str) -> Any:
-        child = self._active_cache.get(method)
-        if child is None:
-            assert self.metrics is not None  # noqa: S101 - only called when metrics are on
-            child = self._active_cache[method] = self.metrics.active_requests.labels(method)
-        return child
+        self._measures = bool(metrics or tracer_provider or access_log or log_context)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -124,7 +102,7 @@ class ObservabilityMiddleware:
                 await self._reject(scope, receive, send)
                 return
             scope.setdefault("state", {})["request_id"] = request_id
-        if scope["path"] in self.skip_paths:
+        if not self._measures or scope["path"] in self.skip_paths:
             await self.app(scope, receive, self._stamping(send, request_id))
             return
         await _Request(self, scope, request_id, traceparent, tracestate).run(receive, send)
@@ -161,10 +139,12 @@ class ObservabilityMiddleware:
 
         async def stamped(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", ()))
-                if not any(name == self._header for name, _ in headers):
-                    headers.append(header)
-                message["headers"] = headers
+                headers = message.get("headers", ())
+                for name, _ in headers:
+                    if name == header[0]:  # an error handler stamped it already
+                        break
+                else:
+                    message["headers"] = [*headers, header]
             await send(message)
 
         return stamped
@@ -174,7 +154,9 @@ class _Request:
     """The measurement of one request, finished once, when its last body byte is sent."""
 
     __slots__ = (
+        "context",
         "finished",
+        "label_method",
         "method",
         "middleware",
         "request_bytes",
@@ -203,6 +185,7 @@ class _Request:
         self.traceparent = traceparent
         self.tracestate = tracestate
         self.method: str = scope["method"]
+        self.label_method = normalize_method(self.method)
         self.root_path: str = scope.get("root_path", "")
         self.status = 0
         self.request_bytes = 0
@@ -210,6 +193,7 @@ class _Request:
         self.finished = False
         self.span: Any = None
         self.start_ns = 0
+        self.context: dict[str, str] = {}
 
     async def run(self, receive: Receive, send: Send) -> None:
         m = self.middleware
@@ -231,11 +215,12 @@ class _Request:
                 attributes=self._span_attributes(),
             )
             otel_token = otel_context.attach(trace.set_span_in_context(self.span, parent))
+        self.context = self._log_fields()
         if m.log_context:
-            log_scope = logger.contextualize(**self._log_fields())
+            log_scope = logger.contextualize(**self.context)
             log_scope.__enter__()
         if m.metrics is not None:
-            m._active(normalize_method(self.method)).inc()
+            m.metrics.http.started(self.label_method)
         try:
             await m.app(self.scope, self._receive(receive), self._send(send))
         except BaseException as error:
@@ -297,10 +282,12 @@ class _Request:
             if kind == "http.response.start":
                 self.status = message["status"]
                 if header is not None:
-                    headers = list(message.get("headers", ()))
-                    if not any(name == header_name for name, _ in headers):
-                        headers.append(header)
-                    message["headers"] = headers
+                    headers = message.get("headers", ())
+                    for name, _ in headers:
+                        if name == header_name:  # an error handler stamped it already
+                            break
+                    else:
+                        message["headers"] = [*headers, header]
             elif kind == "http.response.body":
                 self.response_bytes += len(message.get("body", b""))
                 if not message.get("more_body", False) and not self.finished:
@@ -316,18 +303,18 @@ class _Request:
         m = self.middleware
         route = m._routes.resolve(self.scope, self.root_path)
         duration = (end_ns - self.start_ns) / 1e9
-        method = normalize_method(self.method)
+        method = self.label_method
         if m.metrics is not None:
-            exemplar = None
-            if self.span is not None and m._exemplars:
-                span_context = self.span.get_span_context()
-                if span_context.trace_flags.sampled:
-                    exemplar = {"trace_id": format(span_context.trace_id, "032x")}
-            duration_child, request_child, response_child = m._children(method, route, status)
-            duration_child.observe(duration, exemplar)
-            request_child.observe(self.request_bytes)
-            response_child.observe(self.response_bytes)
-            m._active(method).dec()
+            trace_id = None
+            if self.span is not None and m._exemplars and self.span.is_recording():
+                trace_id = self.context.get("trace_id")
+            m.metrics.http.finished(
+                (method, route, _STATUS.get(status) or str(status)),
+                duration,
+                self.request_bytes,
+                self.response_bytes,
+                trace_id,
+            )
         if self.span is not None:
             self._end_span(route, status, error, end_ns)
         if m.access_log:
@@ -338,10 +325,10 @@ class _Request:
                     "route": route,
                     "path": self.scope["path"],
                     "status": status,
-                    "duration_ms": round(duration * 1000, 3),
+                    "duration_ms": int(duration * 1_000_000) / 1000,
                     "client": f"{client[0]}:{client[1]}" if client else None,
                 },
-                self._log_fields(),
+                self.context,
             )
 
     def _end_span(self, route: str, status: int, error: BaseException | None, end_ns: int) -> None:

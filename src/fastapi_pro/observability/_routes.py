@@ -38,6 +38,8 @@ class RouteTemplates:
         self._maps: weakref.WeakKeyDictionary[Any, dict[int, set[str]]] = (
             weakref.WeakKeyDictionary()
         )
+        # route id -> (route, template): routes live as long as their app, so this stays small
+        self._known: dict[int, tuple[Any, str]] = {}
 
     def resolve(self, scope: Scope, outer_root_path: str) -> str:
         """Return the full template of the route that served ``scope``, or `UNMATCHED`."""
@@ -47,6 +49,9 @@ class RouteTemplates:
         prefix: str = scope.get("root_path", "")[len(outer_root_path) :]
         if isinstance(route, Mount):  # a mounted app that routes no further (static files, say)
             prefix = prefix[: len(prefix) - len(route.path)]
+        known = self._known.get(id(route))
+        if known is not None and known[0] is route:
+            return prefix + known[1]
         return prefix + self._template(scope, route)
 
     def _template(self, scope: Scope, route: Any) -> str:
@@ -59,6 +64,7 @@ class RouteTemplates:
             templates = mapping.get(id(route))
         if templates is not None and len(templates) == 1:
             only: str = next(iter(templates))
+            self._known[id(route)] = (route, only)
             return only
         # A router included twice has two templates: ask the context this request went through.
         context = scope.get(_FASTAPI_SCOPE, {}).get(_EFFECTIVE_CONTEXT)
