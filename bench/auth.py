@@ -122,12 +122,24 @@ async def hashing_stalls() -> None:
 
     title = "8 concurrent logins (Argon2id 64 MiB, t=3, p=4)"
     print(f"\n{title:48} {'stall ms':>9} {'total ms':>9}")
-    for name, work in (("pwdlib inline", verify_inline), ("PasswordHasher", verify_off_loop)):
+    small = PasswordHasher.owasp_minimum()
+    small_hash = await small.hash("correct horse battery staple")
+
+    async def verify_small(i: int) -> None:
+        await small.verify(f"guess-{i}", small_hash)
+
+    cases = (
+        ("pwdlib inline", verify_inline),
+        ("PasswordHasher", verify_off_loop),
+        ("PasswordHasher.owasp_minimum() (19 MiB, t=2, p=1)", verify_small),
+    )
+    for name, work in cases:
         samples = [await longest_stall(work) for _ in range(5)]
         stall = max(s for s, _ in samples)
         total = sorted(t for _, t in samples)[2]
         print(f"{name:48} {stall:9.1f} {total:9.0f}")
     hasher.close()
+    small.close()
 
 
 async def main(rounds: int, count: int) -> None:

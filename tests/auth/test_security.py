@@ -9,9 +9,12 @@ import time
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from fastapi import FastAPI
 
-from fastapi_pro.auth import Auth, Principal
+from fastapi_pro.auth import Auth, KeyRing, Principal, Tokens
 from tests.auth.helpers import (
+    AUDIENCE,
+    ISSUER,
     SIGNING,
     b64,
     bearer,
@@ -83,12 +86,19 @@ HOSTILE = {
 }
 
 
+def single_key_app() -> FastAPI:
+    tokens = Tokens(KeyRing(SIGNING), issuer=ISSUER, audience=AUDIENCE)
+    return make_app(Auth(tokens, user_loader=load_user))
+
+
+@pytest.mark.parametrize("ring", ["rotating-ring", "single-key"])
 @pytest.mark.parametrize("forge", HOSTILE.values(), ids=HOSTILE.keys())
 async def test_hostile_token_is_a_401_invalid_token_problem(
-    forge: object, caplog: pytest.LogCaptureFixture
+    forge: object, ring: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     token = forge()  # type: ignore[operator]
-    async with client_for(make_app()) as client:
+    app = make_app() if ring == "rotating-ring" else single_key_app()
+    async with client_for(app) as client:
         response = await client.get("/me", headers={"Authorization": f"Bearer {token}".encode()})
 
     assert response.status_code == 401

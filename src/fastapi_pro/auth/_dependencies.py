@@ -92,7 +92,8 @@ class BearerPrincipal(BearerToken):
         self, security_scopes: SecurityScopes, connection: HTTPConnection
     ) -> Principal | None:
         """Return the caller's `Principal` (or ``None`` when optional and anonymous)."""
-        principal = await _principal_of(connection)
+        cached: Any = connection.scope.get(_CACHE, _MISSING)
+        principal = await _principal_of(connection) if cached is _MISSING else cached
         if principal is None:
             if self.required:
                 _fail(connection, MissingCredentialsError(Auth.of(connection).realm))

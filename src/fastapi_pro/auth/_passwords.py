@@ -57,7 +57,7 @@ class PasswordHasher:
         hasher: PasswordHash | None = None,
         *,
         max_concurrency: int | None = None,
-        nice: int = 10,
+        nice: int = 19,
     ) -> None:
         self.hasher = hasher or PasswordHash((Argon2Hasher(), BcryptHasher()))
         workers = max_concurrency or max(1, min(4, os.cpu_count() or 1))

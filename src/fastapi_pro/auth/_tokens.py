@@ -13,7 +13,7 @@ from typing import Any
 import jwt
 
 from fastapi_pro.auth._errors import DEFAULT_REALM, InvalidTokenError
-from fastapi_pro.auth._keys import KeyRing, KeySource
+from fastapi_pro.auth._keys import Key, KeyRing, KeySource
 from fastapi_pro.auth._principal import Principal
 
 ACCESS = "at+jwt"
@@ -28,7 +28,9 @@ _REQUIRED = ("exp", "iat", "sub")
 
 def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
     """Build a `Principal` from verified claims: ``scope``/``scp`` and ``roles``."""
-    raw_scopes = claims.get("scope", claims.get("scp", ""))
+    raw_scopes = claims.get("scope")
+    if raw_scopes is None:
+        raw_scopes = claims.get("scp", "")
     if isinstance(raw_scopes, str):
         scopes = frozenset(raw_scopes.split())
     elif isinstance(raw_scopes, list):
@@ -46,7 +48,7 @@ def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
         subject=str(claims["sub"]),
         scopes=scopes,
         roles=roles,
-        claims=dict(claims),
+        claims=claims,
         token_id=jti if isinstance(jti, str) else None,
         method="bearer",
     )
@@ -120,6 +122,9 @@ class Tokens:
         self.max_token_bytes = max_token_bytes
         self.to_principal = to_principal
         self.realm = realm
+        # A ring of one key, and no other source: no need to read the header to pick the key.
+        only = keys.keys[0] if keys is not None and len(keys.keys) == 1 else None
+        self._only_key = only if verify_with is None else None
         self._jwt = jwt.PyJWT(
             options={
                 "require": list(_REQUIRED),
@@ -177,24 +182,37 @@ class Tokens:
         if len(token) > self.max_token_bytes:
             raise InvalidTokenError(self.realm)
         try:
-            header = _header(token)
+            if self._only_key is not None:
+                # One key: verify at once and check the (now authenticated) header after.
+                decoded = self._decode(token, self._only_key)
+                header = decoded["header"]
+                kid = header.get("kid")
+                if kid is not None and kid != self._only_key.kid:
+                    raise InvalidTokenError(self.realm)
+            else:
+                header = _header(token)
+                kid = header.get("kid")
+                key = await self.source.get_key(kid if isinstance(kid, str) else None)
+                if key is None:
+                    raise InvalidTokenError(self.realm)
+                decoded = self._decode(token, key)
             if header.get("typ") not in types:
                 raise InvalidTokenError(self.realm)
-            kid = header.get("kid")
-            key = await self.source.get_key(kid if isinstance(kid, str) else None)
-            if key is None:
-                raise InvalidTokenError(self.realm)
-            claims: dict[str, Any] = self._jwt.decode(
-                token,
-                key.verify_key,
-                algorithms=[key.algorithm],
-                audience=self.audience,
-                issuer=self.issuer,
-                leeway=self.leeway,
-            )
         except (jwt.PyJWTError, ValueError, TypeError, KeyError, RecursionError) as error:
             raise InvalidTokenError(self.realm) from error
+        claims: dict[str, Any] = decoded["payload"]
         return claims
+
+    def _decode(self, token: str, key: Key) -> dict[str, Any]:
+        decoded: dict[str, Any] = self._jwt.decode_complete(
+            token,
+            key.verify_key,
+            algorithms=[key.algorithm],
+            audience=self.audience,
+            issuer=self.issuer,
+            leeway=self.leeway,
+        )
+        return decoded
 
     async def authenticate(self, token: str) -> Principal:
         """Verify an access token and return its `Principal`.
