@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import asyncpg
@@ -75,3 +76,25 @@ def redis_url() -> str:
     except (OSError, redis.RedisError) as error:
         service_unreachable("Redis", REDIS_ENV, url, error)
     return url
+
+
+@pytest.fixture(scope="session")
+def postgres_database(postgres_url: str) -> Iterator[str]:
+    """A scratch PostgreSQL database of this test process, as a SQLAlchemy (asyncpg) URL.
+
+    Its name is random, so xdist workers and test runs sharing one server never collide.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"fastapi_pro_test_{worker}_{uuid.uuid4().hex[:12]}"
+
+    async def run(sql: str) -> None:
+        connection = await asyncpg.connect(postgres_url)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    base = postgres_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    yield f"{base}/{name}"
+    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

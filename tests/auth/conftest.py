@@ -1,14 +1,11 @@
 from __future__ import annotations
 
-import asyncio
-import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 from redis.asyncio import Redis
 
@@ -30,32 +27,10 @@ TOKEN_STORE_BACKENDS = [
 ]
 
 
-@pytest.fixture(scope="session")
-def token_store_postgres_database(postgres_url: str) -> Iterator[str]:
-    """A PostgreSQL database for the token-store tests of this process, as a SQLAlchemy URL.
-
-    Its name is random, so test sessions running at once on one server never share it.
-    """
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    name = f"fastapi_pro_auth_test_{worker}_{uuid.uuid4().hex[:12]}"
-
-    async def run(sql: str) -> None:
-        connection = await asyncpg.connect(postgres_url)
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    base = postgres_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    yield f"{base}/{name}"
-    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
 def _sql_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> str:
     if backend == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'tokens.db'}"
-    url: str = request.getfixturevalue("token_store_postgres_database")
+    url: str = request.getfixturevalue("postgres_database")
     return url
 
 

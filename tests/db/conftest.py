@@ -1,41 +1,16 @@
 from __future__ import annotations
 
-import asyncio
-import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fastapi_pro.db import Database
 from tests.db.models import Model
-
-
-@pytest.fixture(scope="session")
-def postgres_database(postgres_url: str) -> Iterator[str]:
-    """A PostgreSQL database of this test process (one per xdist worker), as a SQLAlchemy URL."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    name = f"fastapi_pro_test_{worker}_{uuid.uuid4().hex[:8]}"  # concurrent runs never collide
-
-    async def run(sql: str) -> None:
-        connection = await asyncpg.connect(postgres_url)
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    base = postgres_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    yield f"{base}/{name}"
-    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -11,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
 from fastapi_pro.db._database import Database
-from fastapi_pro.db._errors import translate_error
 
 
 async def get_session(connection: HTTPConnection) -> AsyncIterator[AsyncSession]:
@@ -23,17 +21,8 @@ async def get_session(connection: HTTPConnection) -> AsyncIterator[AsyncSession]
     the endpoint are translated the same way. The connection goes back to the pool even when
     the request is cancelled.
     """
-    session = Database.of(connection).sessionmaker()
-    try:
+    async with Database.of(connection).session() as session:
         yield session
-        await session.commit()
-    except BaseException as error:  # close() below rolls the transaction back
-        translated = translate_error(error)
-        if translated is not None:
-            raise translated from error
-        raise
-    finally:
-        await asyncio.shield(session.close())
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
