@@ -169,7 +169,8 @@ def test_version_is_a_string() -> None:
 
 def test_import_starts_no_threads() -> None:
     code = (
-        "import threading, fastapi_pro, fastapi_pro.errors, fastapi_pro.settings;"
+        "import threading, fastapi_pro, fastapi_pro.errors, fastapi_pro.settings, fastapi_pro.db,"
+        "fastapi_pro.auth, fastapi_pro.observability, fastapi_pro.health;"
         "print(threading.active_count())"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

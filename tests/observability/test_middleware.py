@@ -466,3 +466,17 @@ async def test_access_lines_go_through_loguru_before_logging_is_configured(
         logging_module._writer = saved
 
     assert any(record.startswith("GET /api/v1/orders/3 200") for record in records)
+
+
+async def test_installing_twice_or_too_late_is_a_clear_error(
+    metrics: Metrics, spans: Spans
+) -> None:
+    app = make_app(metrics, spans)
+    with pytest.raises(RuntimeError, match="already called"):
+        install_observability(app)
+
+    late = FastAPI()
+    async with client_for(late) as client:
+        await client.get("/")
+    with pytest.raises(RuntimeError, match="before the app serves"):
+        install_observability(late)

@@ -56,3 +56,55 @@ async def test_sql_statements_become_child_spans_without_parameters(
     assert queries[0].attributes is not None
     assert queries[0].attributes["db.system.name"] == "sqlite"
     assert any(s.status.status_code.name == "ERROR" for s in queries)
+
+
+def free_port() -> int:
+    import socket  # noqa: PLC0415 - only this test binds a port
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def test_otlp_exporter_sends_spans_to_a_collector_over_http() -> None:
+    import asyncio  # noqa: PLC0415 - this test runs a collector stand-in
+
+    import uvicorn  # noqa: PLC0415
+    from starlette.applications import Starlette  # noqa: PLC0415
+    from starlette.requests import Request  # noqa: PLC0415
+    from starlette.responses import Response  # noqa: PLC0415
+    from starlette.routing import Route  # noqa: PLC0415
+
+    received: list[tuple[str, bytes]] = []
+
+    async def traces(request: Request) -> Response:
+        received.append((request.headers["content-type"], await request.body()))
+        return Response(status_code=200)
+
+    collector = Starlette(routes=[Route("/v1/traces", traces, methods=["POST"])])
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(collector, host="127.0.0.1", port=port, log_config=None, lifespan="off")
+    )
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
+            await asyncio.sleep(0.01)
+        provider = configure_tracing(
+            service_name="orders",
+            exporter="otlp",
+            otlp_endpoint=f"http://127.0.0.1:{port}/v1/traces",
+        )
+        with provider.get_tracer("test").start_as_current_span("GET /orders/{order_id}"):
+            pass
+        await asyncio.to_thread(provider.force_flush)
+        await asyncio.to_thread(provider.shutdown)
+    finally:
+        server.should_exit = True
+        await serving
+
+    [(content_type, body)] = received
+    assert content_type == "application/x-protobuf"
+    assert b"GET /orders/{order_id}" in body
+    assert b"orders" in body

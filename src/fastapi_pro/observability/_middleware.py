@@ -30,6 +30,7 @@ DEFAULT_SKIP_PATHS = frozenset({"/metrics", "/health/live", "/health/ready", "/h
 _PROPAGATOR = TraceContextTextMapPropagator()
 _DISCONNECTED = 499  # no response was sent: the client went away (nginx's convention)
 _STATUS = {status: str(status) for status in range(100, 600)}
+_INSTALLED = "fastapi_pro_observability"
 
 
 class ObservabilityMiddleware:
@@ -359,7 +360,17 @@ def install_observability(app: Any, **options: Any) -> None:
     Args:
         app: A FastAPI or Starlette application, before it serves its first request.
         **options: The keyword arguments of `ObservabilityMiddleware`.
+
+    Raises:
+        RuntimeError: If the app already serves requests, or this was called twice.
     """
+    if getattr(app, "middleware_stack", None) is not None:
+        msg = "install_observability() must run before the app serves its first request."
+        raise RuntimeError(msg)
+    if getattr(app.state, _INSTALLED, False):
+        msg = "install_observability() was already called for this app; call it once."
+        raise RuntimeError(msg)
+    setattr(app.state, _INSTALLED, True)
     build = app.build_middleware_stack
 
     def build_wrapped() -> ASGIApp:
