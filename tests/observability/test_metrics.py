@@ -5,6 +5,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from fastapi import FastAPI
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 
@@ -132,3 +133,15 @@ def test_multiprocess_mode_aggregates_every_worker(tmp_path: Path) -> None:
     ]
     labels = 'http_request_method="GET",http_response_status_code="200",http_route="/x"'
     assert lines == [f"http_server_request_duration_seconds_count{{{labels}}} 2.0"]
+
+
+def test_from_settings_turns_on_multiprocess_mode_from_the_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from fastapi_pro import Settings  # noqa: PLC0415 - only this test reads settings
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    assert Metrics.from_settings(Settings()).multiprocess_dir is None
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    assert Metrics.from_settings(Settings()).multiprocess_dir == str(tmp_path)

@@ -21,6 +21,7 @@ from fastapi_pro.observability._http_metrics import (
     LocalHttpMetrics,
     SharedHttpMetrics,
 )
+from fastapi_pro.settings import Settings
 
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
 """The advisory buckets of ``http.server.request.duration`` in the semantic conventions."""
@@ -105,6 +106,11 @@ class Metrics:
             self.http = SharedHttpMetrics(self.registry, duration_buckets, size_buckets)
         self._pools: dict[str, Any] = {}
         self.registry.register(_PoolCollector(self._pools))
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **options: Any) -> Metrics:
+        """Build `Metrics`, in multiprocess mode when ``PROMETHEUS_MULTIPROC_DIR`` is set."""
+        return cls(multiprocess_dir=settings.prometheus_multiproc_dir, **options)
 
     def _name(self, name: str) -> str:
         return f"{self.namespace}_{name}" if self.namespace else name
