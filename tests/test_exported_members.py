@@ -71,6 +71,7 @@ PUBLIC = {
         "Page",
         "PageParams",
         "PageParamsDep",
+        "ReadRepository",
         "Repository",
         "SessionDep",
         "SoftDelete",

@@ -44,6 +44,7 @@ from fastapi_pro.db._pagination import (
     parse_sort,
     sort_params,
 )
+from fastapi_pro.db._reads import ReadRepository
 from fastapi_pro.db._repository import Repository
 from fastapi_pro.db._session import SessionDep, get_session
 from fastapi_pro.db._soft_delete import INCLUDE_DELETED
@@ -64,6 +65,7 @@ __all__ = [
     "Page",
     "PageParams",
     "PageParamsDep",
+    "ReadRepository",
     "Repository",
     "SessionDep",
     "SoftDelete",
