@@ -220,3 +220,20 @@ def test_both_schemes_appear_in_openapi() -> None:
         "name": "X-API-Key",
     }
     assert schema["paths"]["/whoami"]["get"]["security"] == [{"BearerToken": []}, {"ApiKey": []}]
+
+
+async def test_an_api_key_sent_where_keys_are_not_enabled_is_a_401_not_a_500(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = make_app(Auth(make_tokens(), user_loader=load_user))
+
+    @app.get("/keyed", dependencies=[require_scopes(api_key=True)])
+    async def keyed() -> None:
+        return None
+
+    async with client_for(app) as client:
+        response = await client.get("/keyed", headers={"X-API-Key": "fpk_00_whatever"})
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_api_key"
+    assert any("API keys are not enabled" in r.getMessage() for r in caplog.records)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -165,3 +167,24 @@ def test_token_endpoint_is_documented_as_a_form() -> None:
 
     body = schema["paths"]["/auth/token"]["post"]["requestBody"]["content"]
     assert "application/x-www-form-urlencoded" in body
+
+
+async def test_an_oversized_form_is_refused_without_reading_it_all() -> None:
+    received = 0
+
+    async def flood() -> AsyncIterator[bytes]:
+        nonlocal received
+        for _ in range(1000):
+            received += 1
+            yield b"x" * 1024
+
+    async with client_for(make_app()) as client:
+        response = await client.post(
+            "/auth/token",
+            content=flood(),
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+    assert received < 50

@@ -366,3 +366,19 @@ async def test_sql_stores_on_separate_engines_see_each_others_revocations(
     await second.revoke_family("f1")
 
     assert await first.rotate("f1", "t1", "t2", later()) == "revoked"
+
+
+async def test_the_in_memory_store_forgets_expired_families() -> None:
+    from datetime import UTC, datetime, timedelta  # noqa: PLC0415 - local to this check
+
+    from fastapi_pro.auth import InMemoryTokenStore  # noqa: PLC0415
+
+    store = InMemoryTokenStore()
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    future = datetime.now(UTC) + timedelta(hours=1)
+    for i in range(1024):
+        await store.start_family(f"old-{i}", "alice", "t", past)
+    await store.start_family("new", "alice", "t", future)
+
+    assert len(store._families) == 1
+    assert await store.rotate("new", "t", "t2", future) == "rotated"

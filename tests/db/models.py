@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import enum
 import uuid
 
 from sqlalchemy import CheckConstraint, ForeignKey, MetaData, String, UniqueConstraint
@@ -28,6 +29,12 @@ class Category(BigIntPrimaryKey, Model):
     __tablename__ = "categories"
 
     name: Mapped[str] = mapped_column(String(100), unique=True)
+    products: Mapped[list[Product]] = relationship(lazy="raise", viewonly=True)
+
+
+class Stage(enum.Enum):
+    draft = "draft"
+    live = "live"
 
 
 class Product(UUIDPrimaryKey, Timestamps, SoftDelete, Versioned, Model):
@@ -44,6 +51,8 @@ class Product(UUIDPrimaryKey, Timestamps, SoftDelete, Versioned, Model):
     code: Mapped[str | None] = mapped_column(String(50), default=None)
     category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"), default=None)
     category: Mapped[Category | None] = relationship(lazy="raise")
+    featured: Mapped[bool] = mapped_column(default=False)
+    stage: Mapped[Stage] = mapped_column(default=Stage.draft)
 
 
 class Event(BigIntPrimaryKey, Model):

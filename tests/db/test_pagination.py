@@ -304,3 +304,34 @@ async def test_grouped_statements_are_counted_as_subqueries(db: Database) -> Non
             page = await paginate(session, statement, PageParams(limit=3), count=count)
             assert page.total == 4
             assert page.items == ["name-0", "name-1", "name-2"]
+
+
+@pytest.mark.parametrize("field", ["featured", "stage"])
+async def test_keyset_pages_over_boolean_and_enum_columns(db: Database, field: str) -> None:
+    from tests.db.models import Stage  # noqa: PLC0415 - the enum of this test's column
+
+    async with db.session() as session:
+        await ProductRepository(session).add_many(
+            {
+                "sku": f"k-{i}",
+                "name": "n",
+                "price": i + 1,
+                "featured": i % 2 == 0,
+                "stage": Stage.live if i % 3 else Stage.draft,
+            }
+            for i in range(7)
+        )
+    seen: list[str] = []
+    cursor: str | None = None
+    async with db.sessionmaker() as session:
+        for _ in range(10):
+            page = await ProductRepository(session).cursor_page(
+                CursorParams(cursor=cursor, limit=2), sort=[SortField(field)]
+            )
+            seen.extend(p.sku for p in page.items)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+
+    assert sorted(seen) == sorted(f"k-{i}" for i in range(7))
+    assert len(seen) == 7

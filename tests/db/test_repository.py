@@ -452,3 +452,19 @@ async def test_add_many_takes_mappings_too(session: AsyncSession, sql: Statement
     assert all(p.id.version == 7 and p.version == 1 for p in rows)
     with pytest.raises(ValueError, match="no column"):
         await ProductRepository(session).add_many([{"sku": "x", "colour": "red"}])
+
+
+async def test_relationship_loads_hide_soft_deleted_rows(db: Database) -> None:
+    async with db.session() as session:
+        category = await CategoryRepository(session).add(Category(name="tools"))
+        kept = await ProductRepository(session).add(product("kept", category_id=category.id))
+        gone = await ProductRepository(session).add(product("gone", category_id=category.id))
+        await ProductRepository(session).delete(gone.id)
+    async with db.sessionmaker() as session:
+        [loaded] = await CategoryRepository(session).list(options=[selectinload(Category.products)])
+        fetched = await CategoryRepository(session).get(
+            category.id, options=[selectinload(Category.products)]
+        )
+
+    assert [p.id for p in loaded.products] == [kept.id]
+    assert fetched is loaded

@@ -218,3 +218,23 @@ async def test_no_database_lifespan_is_a_clear_error(db: Database) -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         with pytest.raises(RuntimeError, match=r"FastAPI\(lifespan=db.lifespan\)"):
             await client.get("/")
+
+
+async def test_the_endpoints_own_os_errors_are_not_mistaken_for_the_database(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = make_app(db)
+
+    @app.get("/reads-a-file")
+    async def reads_a_file(session: SessionDep) -> None:
+        await session.execute(select(func.count()).select_from(Product))
+        open("/nonexistent/config.toml")  # noqa: ASYNC230, PTH123, SIM115 - the error under test
+
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            response = await client.get("/reads-a-file")
+
+    assert response.status_code == 500
+    assert response.json()["code"] == "internal_server_error"
+    assert any("FileNotFoundError" in r.getMessage() for r in caplog.records)

@@ -145,3 +145,12 @@ def test_from_settings_turns_on_multiprocess_mode_from_the_variable(
     assert Metrics.from_settings(Settings()).multiprocess_dir is None
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     assert Metrics.from_settings(Settings()).multiprocess_dir == str(tmp_path)
+
+
+async def test_the_metrics_token_must_come_as_a_bearer_token(metrics: Metrics) -> None:
+    async with client_for(app_with(metrics, token="scrape-secret")) as client:
+        bare = await client.get("/metrics", headers={"Authorization": "scrape-secret"})
+        lower = await client.get("/metrics", headers={"Authorization": "bearer scrape-secret"})
+
+    assert bare.status_code == 401
+    assert lower.status_code == 200

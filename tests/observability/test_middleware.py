@@ -480,3 +480,55 @@ async def test_installing_twice_or_too_late_is_a_clear_error(
         await client.get("/")
     with pytest.raises(RuntimeError, match="before the app serves"):
         install_observability(late)
+
+
+async def test_a_mount_with_parameters_keeps_them_out_of_the_route_label(
+    metrics: Metrics, spans: Spans
+) -> None:
+    app = FastAPI()
+    tenant_app = FastAPI()
+
+    @tenant_app.get("/items/{item_id}")
+    async def read_item(item_id: int) -> dict[str, int]:
+        return {"id": item_id}
+
+    app.mount("/tenants/{tenant}", tenant_app)
+    install_observability(app, metrics=metrics, tracer_provider=spans.provider)
+    async with client_for(app) as client:
+        for tenant in ("acme", "globex", "initech"):
+            assert (await client.get(f"/tenants/{tenant}/items/1")).status_code == 200
+
+    routes = {s.labels["http_route"] for s in samples(metrics, f"{DURATION}_count")}
+    assert routes == {"/tenants/{tenant}/items/{item_id}"}
+    assert {s.name for s in spans.all()} == {"GET /tenants/{tenant}/items/{item_id}"}
+
+
+async def test_unknown_methods_never_name_a_span(metrics: Metrics, spans: Spans) -> None:
+    async with client_for(make_app(metrics, spans)) as client:
+        await client.request("EVILMETHOD", "/api/v1/orders/1")
+
+    [span] = spans.all()
+    assert span.name == "HTTP /api/v1/orders/{order_id}"
+    assert span.attributes is not None
+    assert span.attributes["http.request.method"] == "_OTHER"
+    assert span.attributes["http.request.method_original"] == "EVILMETHOD"
+
+
+async def test_a_path_cannot_forge_lines_in_the_text_access_log(
+    metrics: Metrics, spans: Spans
+) -> None:
+    import io  # noqa: PLC0415 - this test sets up its own text sink
+
+    from fastapi_pro.observability import configure_logging  # noqa: PLC0415
+
+    stream = io.StringIO()
+    configure_logging(sink=stream, intercept_stdlib=False)
+    try:
+        async with client_for(make_app(metrics, spans)) as client:
+            await client.get("/a%0A12:00:00.000 INFO     fastapi_pro.access GET /admin 200 1ms")
+    finally:
+        logger.remove()
+
+    access = [line for line in stream.getvalue().splitlines() if "fastapi_pro.access" in line]
+    assert len(access) == 1
+    assert "\\x0a" in access[0]

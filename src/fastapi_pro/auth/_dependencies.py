@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections.abc import Sequence
 from typing import Annotated, Any, NoReturn, TypeAlias, TypeVar
 
@@ -16,6 +18,7 @@ from starlette.status import WS_1008_POLICY_VIOLATION
 from fastapi_pro.auth._auth import Auth
 from fastapi_pro.auth._errors import (
     InsufficientScopeError,
+    InvalidApiKeyError,
     InvalidTokenError,
     MissingCredentialsError,
 )
@@ -24,10 +27,19 @@ from fastapi_pro.auth._principal import Principal
 from fastapi_pro.errors import AppError
 
 UserT = TypeVar("UserT")
+logger = logging.getLogger("fastapi_pro.auth")
 
 _CACHE = "fastapi_pro.principal"
 _ROLE = "role:"
 _MISSING = object()
+
+
+@functools.cache
+def _warn_api_keys_disabled() -> None:
+    logger.warning(
+        "A request sent an API key to a route that accepts them, but API keys are not enabled: "
+        "Auth(..., api_keys=ApiKeys(...))."
+    )
 
 
 def _fail(connection: HTTPConnection, error: AppError) -> NoReturn:
@@ -149,9 +161,9 @@ async def api_key_or_bearer_principal(
     """The principal of an ``X-API-Key`` header or else of a bearer token."""
     auth = Auth.of(connection)
     if api_key is not None:
-        if auth.api_keys is None:
-            msg = "API keys are not enabled: Auth(..., api_keys=ApiKeys(...))."
-            raise RuntimeError(msg)
+        if auth.api_keys is None:  # no key can be valid; say so to the client, not with a 500
+            _warn_api_keys_disabled()
+            _fail(connection, InvalidApiKeyError(auth.realm))
         try:
             principal = await auth.api_keys.authenticate(api_key)
         except AppError as error:

@@ -68,9 +68,14 @@ _FORM_SCHEMA = {
 
 
 async def _form(request: Request) -> dict[str, str]:
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        raise OAuthError("invalid_request", "The request body is too large.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():  # stop reading past the limit: never buffer a flood
+        size += len(chunk)
+        if size > MAX_FORM_BYTES:
+            raise OAuthError("invalid_request", "The request body is too large.")
+        chunks.append(chunk)
+    body = b"".join(chunks)
     try:
         return dict(parse_qsl(body.decode(), max_num_fields=10))
     except (UnicodeDecodeError, ValueError) as error:

@@ -66,13 +66,20 @@ class InMemoryTokenStore:
 
     def __init__(self) -> None:
         self._families: dict[str, _Family] = {}
+        self._next_prune = 1024
         self._denied: dict[str, float] = {}
         self._lock = asyncio.Lock()
 
     async def start_family(
         self, family_id: str, subject: str, token_id: str, expires_at: datetime
     ) -> None:
-        """See `TokenStore.start_family`."""
+        """See `TokenStore.start_family`; forgets expired families as the store grows."""
+        if len(self._families) >= self._next_prune:  # amortised: a sweep per doubling
+            now = time.time()
+            self._families = {
+                key: family for key, family in self._families.items() if family.expires_at > now
+            }
+            self._next_prune = max(1024, 2 * len(self._families))
         self._families[family_id] = _Family(subject, token_id, expires_at.timestamp())
 
     async def rotate(

@@ -4,6 +4,7 @@ import base64
 import binascii
 import datetime as dt
 import decimal
+import enum
 import hashlib
 import hmac
 import json
@@ -14,7 +15,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy import ColumnElement, Select, and_, literal, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fastapi_pro.db._soft_delete import INCLUDE_DELETED
@@ -80,6 +81,8 @@ def _unb64(text: str) -> bytes:
 
 
 def _to_json(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
     if isinstance(value, uuid.UUID | decimal.Decimal):
@@ -88,8 +91,19 @@ def _to_json(value: Any) -> Any:
 
 
 def _from_json(value: Any, python_type: type) -> Any:
-    if isinstance(value, bool) or value is None:
+    if value is None:
         raise _invalid()
+    if python_type is bool:
+        if isinstance(value, bool):
+            return value
+        raise _invalid()
+    if isinstance(value, bool):
+        raise _invalid()
+    if issubclass(python_type, enum.Enum):
+        try:
+            return python_type(value)
+        except ValueError as error:
+            raise _invalid() from error
     converters: dict[type, Callable[[Any], Any]] = {
         dt.datetime: dt.datetime.fromisoformat,
         dt.date: dt.date.fromisoformat,
@@ -142,10 +156,12 @@ class _Codec:
 
 def _after(keys: Sequence[tuple[Any, bool]], values: Sequence[Any]) -> ColumnElement[bool]:
     """``(a, b, id) > (x, y, z)`` honouring each key's direction, as an OR of ANDs."""
+    # Bound as typed parameters: SQLAlchemy refuses `column > True` with a bare Python bool.
+    bound = [literal(value, column.type) for (column, _), value in zip(keys, values, strict=True)]
     clauses = []
     for i, (column, descending) in enumerate(keys):
-        equal = [keys[j][0] == values[j] for j in range(i)]
-        beyond = column < values[i] if descending else column > values[i]
+        equal = [keys[j][0] == bound[j] for j in range(i)]
+        beyond = column < bound[i] if descending else column > bound[i]
         clauses.append(and_(*equal, beyond))
     return or_(*clauses)
 

@@ -6,7 +6,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.pool import StaticPool
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp
@@ -39,6 +40,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, memory: bool) -> Non
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _raise_translated(error: BaseException) -> NoReturn:
+    translated = translate_error(error)
+    if translated is None:
+        raise error
+    raise translated from error
 
 
 class Database:
@@ -166,15 +174,19 @@ class Database:
         """
         session = self.sessionmaker()
         try:
-            yield session
-            await session.commit()
-        except BaseException as error:  # close() below rolls the transaction back
-            translated = translate_error(error)
-            if translated is not None:
-                raise translated from error
-            raise
+            try:
+                yield session
+            except (
+                DBAPIError,
+                StaleDataError,
+            ) as error:  # the caller's own errors pass as they are
+                _raise_translated(error)
+            try:
+                await session.commit()
+            except (DBAPIError, StaleDataError, OSError) as error:  # OSError: connection lost
+                _raise_translated(error)
         finally:
-            await asyncio.shield(session.close())
+            await asyncio.shield(session.close())  # rolls back whatever was not committed
 
     async def ping(self, timeout: float = 1.0) -> None:  # noqa: ASYNC109 - probes need a bound
         """Run ``SELECT 1`` through the pool.

@@ -236,13 +236,13 @@ class ReadRepository(Generic[ModelT]):
             return await self.session.execute(
                 statement, params, execution_options={INCLUDE_DELETED: include_deleted, **options}
             )
-        except (DBAPIError, StaleDataError) as error:
+        except (DBAPIError, StaleDataError, OSError) as error:  # OSError: connection lost
             _raise_translated(error)
 
     async def _flush(self) -> None:
         try:
             await self.session.flush()
-        except (DBAPIError, StaleDataError) as error:
+        except (DBAPIError, StaleDataError, OSError) as error:  # OSError: connection lost
             _raise_translated(error)
 
     def _not_found(self, id: Any) -> NotFoundError:
@@ -252,7 +252,7 @@ class ReadRepository(Generic[ModelT]):
         )
 
 
-def _raise_translated(error: DBAPIError | StaleDataError) -> NoReturn:
+def _raise_translated(error: DBAPIError | StaleDataError | OSError) -> NoReturn:
     translated = translate_error(error)
     if translated is None:
         raise error

@@ -22,9 +22,28 @@ class SoftDeleteSession(Session):
     """The sync session class behind every `Database` session; filters `SoftDelete` rows."""
 
 
+_REACHES_SOFT_DELETE: dict[Any, bool] = {}
+
+
+def _reaches_soft_delete(mapper: Any) -> bool:
+    """Whether a mapper is a `SoftDelete` model or has a relationship to one (cached)."""
+    reaches = _REACHES_SOFT_DELETE.get(mapper)
+    if reaches is None:
+        reaches = issubclass(mapper.class_, SoftDelete) or any(
+            issubclass(relationship.mapper.class_, SoftDelete)
+            for relationship in mapper.relationships
+        )
+        _REACHES_SOFT_DELETE[mapper] = reaches
+    return reaches
+
+
 def _may_involve_soft_delete(state: ORMExecuteState) -> bool:
-    """Whether the statement may read a `SoftDelete` table (when unsure: yes)."""
-    if any(issubclass(mapper.class_, SoftDelete) for mapper in state.all_mappers):
+    """Whether the statement may read a `SoftDelete` table (when unsure: yes).
+
+    Relationships count: the filter added to a parent's statement is what reaches its
+    relationship loads (lazy and eager), which the hook does not filter on their own.
+    """
+    if any(_reaches_soft_delete(mapper) for mapper in state.all_mappers):
         return True
     statement: Any = state.statement
     if getattr(statement, "_setup_joins", True):  # a joined entity is not a selected mapper

@@ -132,6 +132,7 @@ _INFO = 20
 
 
 _NUMBERS = frozenset({int, float})
+_CONTROL = {code: f"\\x{code:02x}" for code in (*range(32), 127)}
 
 
 _KEYS: dict[str, str] = {}
@@ -187,6 +188,8 @@ class _AccessWriter:
             return
         text = f"{fields['method']} {fields['path']} {fields['status']} {fields['duration_ms']}ms"
         timestamp, now = self.clock.now()
+        if not self.json_lines:  # a decoded path may hold line breaks: never let it forge lines
+            text = text.translate(_CONTROL)
         if self.json_lines:
             extra = ", ".join(
                 f"{_key(key)}: {value if type(value) in _NUMBERS else _string(value)}"

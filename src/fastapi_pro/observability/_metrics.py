@@ -200,8 +200,11 @@ class Metrics:
                 if address is None or not any(address in network for network in networks):
                     raise PermissionDeniedError("This address may not read the metrics.")
             if token is not None:
-                sent = request.headers.get("authorization", "").removeprefix("Bearer ")
-                if not hmac.compare_digest(sent.encode(), token.encode()):
+                scheme, _, sent = request.headers.get("authorization", "").partition(" ")
+                valid = scheme.lower() == "bearer" and hmac.compare_digest(
+                    sent.strip().encode(), token.encode()
+                )
+                if not valid:
                     raise AuthenticationError("The metrics need a bearer token.")
             body, media_type = self.render(request.headers.get("accept", ""))
             return Response(body, media_type=media_type)

@@ -166,6 +166,7 @@ class _Request:
         "root_path",
         "scope",
         "span",
+        "span_method",
         "start_ns",
         "status",
         "traceparent",
@@ -187,6 +188,8 @@ class _Request:
         self.tracestate = tracestate
         self.method: str = scope["method"]
         self.label_method = normalize_method(self.method)
+        # Span names never carry a client-chosen method (the conventions' "HTTP" for those).
+        self.span_method = "HTTP" if self.label_method == "_OTHER" else self.method
         self.root_path: str = scope.get("root_path", "")
         self.status = 0
         self.request_bytes = 0
@@ -209,7 +212,7 @@ class _Request:
                     carrier["tracestate"] = self.tracestate.decode("latin-1")
                 parent = _PROPAGATOR.extract(carrier)
             self.span = m._tracer.start_span(
-                self.method,
+                self.span_method,
                 context=parent,
                 kind=SpanKind.SERVER,
                 start_time=self.start_ns,
@@ -336,7 +339,7 @@ class _Request:
         span = self.span
         attributes: dict[str, Any] = {}
         if route != UNMATCHED:
-            span.update_name(f"{self.method} {route}")
+            span.update_name(f"{self.span_method} {route}")
             attributes["http.route"] = route
         if status and status != _DISCONNECTED:
             attributes["http.response.status_code"] = status

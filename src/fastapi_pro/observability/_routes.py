@@ -26,6 +26,14 @@ def _templates(app: Any) -> dict[int, set[str]]:
     return found
 
 
+def _template_of(prefix: str, path_params: dict[str, Any]) -> str:
+    """Put a mount's parameters back as ``{name}``: its values must not become labels."""
+    if not path_params:
+        return prefix
+    names = {str(value): name for name, value in path_params.items()}
+    return "/".join(f"{{{names[part]}}}" if part in names else part for part in prefix.split("/"))
+
+
 class RouteTemplates:
     """Resolves ``/api/v1/orders/{order_id}`` for a finished request from its scope.
 
@@ -47,6 +55,8 @@ class RouteTemplates:
         if route is None:
             return UNMATCHED
         prefix: str = scope.get("root_path", "")[len(outer_root_path) :]
+        if prefix:
+            prefix = _template_of(prefix, scope.get("path_params") or {})
         if isinstance(route, Mount):  # a mounted app that routes no further (static files, say)
             prefix = prefix[: len(prefix) - len(route.path)]
         known = self._known.get(id(route))

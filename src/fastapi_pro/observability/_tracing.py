@@ -102,14 +102,17 @@ def instrument_database(database: Any, provider: trace.TracerProvider) -> None:
         context._fastapi_pro_span = span
 
     def after(*args: Any) -> None:
-        span = getattr(args[4], "_fastapi_pro_span", None)
+        context = args[4]
+        span = getattr(context, "_fastapi_pro_span", None)
         if span is not None:
+            context._fastapi_pro_span = None  # ended once, whatever runs next
             span.end()
 
     def failed(exception_context: Any) -> None:
         context = exception_context.execution_context
         span = getattr(context, "_fastapi_pro_span", None)
         if span is not None:
+            context._fastapi_pro_span = None
             error = exception_context.original_exception
             span.set_status(trace.StatusCode.ERROR, type(error).__name__)
             span.set_attribute("error.type", type(error).__name__)
