@@ -182,7 +182,7 @@ async def test_a_client_that_disconnects_mid_request_leaves_no_connection_checke
 
     @app.get("/sleep")
     async def sleep(session: SessionDep) -> dict[str, str]:
-        await session.execute(text("SELECT pg_sleep(0.5)"))
+        await session.execute(text("SELECT pg_sleep(1.0)"))
         return {"status": "done"}
 
     port = free_port()
@@ -196,8 +196,12 @@ async def test_a_client_that_disconnects_mid_request_leaves_no_connection_checke
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             with pytest.raises(httpx.ReadTimeout):
                 await client.get("/sleep", timeout=0.1)
-        assert await checked_out(db) == 1  # the request is still running on the server
-        for _ in range(200):
+        for _ in range(100):  # the request is still running on the server, connection held
+            if await checked_out(db) == 1:
+                break
+            await asyncio.sleep(0.01)
+        assert await checked_out(db) == 1
+        for _ in range(300):
             if await checked_out(db) == 0:
                 break
             await asyncio.sleep(0.01)
