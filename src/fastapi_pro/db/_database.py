@@ -6,7 +6,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, NoReturn
+from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
@@ -23,7 +23,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp
 
 from fastapi_pro.db._cursor import CURSOR_KEY
-from fastapi_pro.db._errors import DatabaseUnavailableError, translate_error
+from fastapi_pro.db._errors import DatabaseUnavailableError, raise_translated
 from fastapi_pro.db._soft_delete import SoftDeleteSession
 from fastapi_pro.settings import DatabaseSettings
 
@@ -40,13 +40,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, memory: bool) -> Non
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
-
-
-def _raise_translated(error: BaseException) -> NoReturn:
-    translated = translate_error(error)
-    if translated is None:
-        raise error
-    raise translated from error
 
 
 class Database:
@@ -170,7 +163,7 @@ class Database:
     async def session(self) -> AsyncIterator[AsyncSession]:
         """Open a session for a script or background job: commit on success, else roll back.
 
-        Database errors surface as `AppError`s (see `translate_error`).
+        Database errors surface as `AppError`s (see `fastapi_pro.db.translate_error`).
         """
         session = self.sessionmaker()
         try:
@@ -180,11 +173,11 @@ class Database:
                 DBAPIError,
                 StaleDataError,
             ) as error:  # the caller's own errors pass as they are
-                _raise_translated(error)
+                raise_translated(error)
             try:
                 await session.commit()
             except (DBAPIError, StaleDataError, OSError) as error:  # OSError: connection lost
-                _raise_translated(error)
+                raise_translated(error)
         finally:
             await asyncio.shield(session.close())  # rolls back whatever was not committed
 

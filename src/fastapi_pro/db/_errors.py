@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from sqlalchemy.exc import DBAPIError, InterfaceError
 from sqlalchemy.orm.exc import StaleDataError
@@ -186,6 +186,14 @@ def translate_error(error: BaseException) -> AppError | None:
     if issubclass(cls, ServiceUnavailableError):
         return cls(detail, retry_after=1)
     return cls(detail, extensions=extensions)
+
+
+def raise_translated(error: BaseException) -> NoReturn:
+    """Raise the `AppError` that ``error`` translates to, or ``error`` itself when it has none."""
+    translated = translate_error(error)
+    if translated is None:
+        raise error
+    raise translated from error
 
 
 async def retry_transaction(

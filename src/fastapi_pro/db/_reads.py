@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Generic, NoReturn, TypeVar, get_args, get_origin
+from typing import Any, Generic, TypeVar, get_args, get_origin
 
 from sqlalchemy import ColumnElement, Select, func, inspect, select
 from sqlalchemy.exc import DBAPIError
@@ -14,7 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.interfaces import ORMOption
 
 from fastapi_pro.db._cursor import CursorPage, CursorParams, paginate_cursor
-from fastapi_pro.db._errors import translate_error
+from fastapi_pro.db._errors import raise_translated
 from fastapi_pro.db._models import SoftDelete
 from fastapi_pro.db._pagination import (
     CountStrategy,
@@ -237,23 +237,16 @@ class ReadRepository(Generic[ModelT]):
                 statement, params, execution_options={INCLUDE_DELETED: include_deleted, **options}
             )
         except (DBAPIError, StaleDataError, OSError) as error:  # OSError: connection lost
-            _raise_translated(error)
+            raise_translated(error)
 
     async def _flush(self) -> None:
         try:
             await self.session.flush()
         except (DBAPIError, StaleDataError, OSError) as error:  # OSError: connection lost
-            _raise_translated(error)
+            raise_translated(error)
 
     def _not_found(self, id: Any) -> NotFoundError:
         name = self.model.__name__
         return NotFoundError(
             f"{name} {id} does not exist.", extensions={"resource": name, "id": str(id)}
         )
-
-
-def _raise_translated(error: DBAPIError | StaleDataError | OSError) -> NoReturn:
-    translated = translate_error(error)
-    if translated is None:
-        raise error
-    raise translated from error
