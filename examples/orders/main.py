@@ -1,0 +1,65 @@
+"""The orders service: users, a product catalogue and orders, wired with ``fastapi_pro.setup``.
+
+Build it with `create_app`; importing this module creates nothing and connects nowhere.
+``python -m examples.orders`` seeds a demo database and serves it, or run
+``uvicorn --factory examples.orders.main:create_app``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from examples.orders.database import Model
+from examples.orders.modules.orders.router import router as orders_router
+from examples.orders.modules.products.router import router as products_router
+from examples.orders.modules.users.router import router as users_router
+from examples.orders.modules.users.service import (
+    HASHER_STATE_KEY,
+    password_login,
+    user_loader,
+)
+from fastapi_pro import Settings, setup
+from fastapi_pro.auth import PasswordHasher, password_flow_router
+from fastapi_pro.db import Database
+
+TOKEN_URL = "/auth/token"  # noqa: S105 - a path, not a password
+
+
+def create_app(
+    settings: Settings | None = None, *, password_hasher: PasswordHasher | None = None
+) -> FastAPI:
+    """Build the service.
+
+    Args:
+        settings: The configuration; ``Settings()`` (``FASTAPI_PRO_*`` variables) by default.
+        password_hasher: Hashes passwords; Argon2id with pwdlib's parameters by default.
+    """
+    settings = settings if settings is not None else Settings()
+    database = Database.from_settings(settings.database)
+    hasher = password_hasher or PasswordHasher()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            hasher.close()
+
+    app = FastAPI(title="Orders", version="1.0.0", lifespan=lifespan)
+    setattr(app.state, HASHER_STATE_KEY, hasher)
+    setup(
+        app,
+        settings,
+        database=database,
+        user_loader=user_loader(database, hasher),
+        metadata=Model.metadata,  # creates missing tables at start-up; use migrations in earnest
+        token_url=TOKEN_URL,
+    )
+    app.include_router(password_flow_router(password_login(database, hasher)))
+    app.include_router(users_router)
+    app.include_router(products_router)
+    app.include_router(orders_router)
+    return app

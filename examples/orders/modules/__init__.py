@@ -1,0 +1,1 @@
+"""Feature modules: each one has its models, schemas, repository, service and router."""

@@ -1,0 +1,1 @@
+"""Orders and their life cycle: pending, paid, shipped, delivered, refunded or cancelled."""

@@ -1,0 +1,1 @@
+"""The catalogue: staff maintain products, every signed-in user browses them."""

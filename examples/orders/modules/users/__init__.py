@@ -1,0 +1,1 @@
+"""Accounts: registration, password login and the caller's own profile."""
