@@ -12,7 +12,7 @@ import pytest
 import fastapi_pro
 
 PUBLIC = {
-    "fastapi_pro": ["Settings", "__version__"],
+    "fastapi_pro": ["Components", "Settings", "__version__", "setup"],
     "fastapi_pro.auth": [
         "ACCESS",
         "REFRESH",
@@ -128,6 +128,13 @@ PUBLIC = {
         "database_check",
         "redis_check",
     ],
+    "fastapi_pro.security_headers": [
+        "API_CONTENT_SECURITY_POLICY",
+        "DOCS_CONTENT_SECURITY_POLICY",
+        "DOCS_PATHS",
+        "SecurityHeadersMiddleware",
+        "install_security_headers",
+    ],
     "fastapi_pro.observability": [
         "CONTEXT_KEYS",
         "DEFAULT_SKIP_PATHS",
@@ -176,6 +183,26 @@ def test_import_starts_no_threads() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "1"
+
+
+def test_import_loads_neither_fastapi_nor_pydantic_settings() -> None:
+    code = (
+        "import sys, fastapi_pro;"
+        "print(sorted(m for m in ('fastapi', 'pydantic_settings') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_facade_names_load_on_first_use() -> None:
+    from fastapi_pro.app import Components, setup  # noqa: PLC0415
+    from fastapi_pro.settings import Settings  # noqa: PLC0415
+
+    assert fastapi_pro.setup is setup
+    assert fastapi_pro.Components is Components
+    assert fastapi_pro.Settings is Settings
+    with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
+        fastapi_pro.nothing  # noqa: B018
 
 
 def test_auth_imports_without_its_optional_extras() -> None:

@@ -484,6 +484,14 @@ def test_a_check_name_is_registered_once() -> None:
         health.add("database", passes)
 
 
+def test_membership_tells_which_checks_are_registered() -> None:
+    health = Health()
+    health.add("database", passes)
+
+    assert "database" in health
+    assert "redis" not in health
+
+
 @pytest.mark.parametrize("options", [{"deadline": 0}, {"check_timeout": -1}, {"cache_ttl": -1}])
 def test_timeouts_must_be_positive(options: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="seconds"):

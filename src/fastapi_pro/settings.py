@@ -13,6 +13,8 @@ from typing import Literal, Self
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from fastapi_pro.security_headers import API_CONTENT_SECURITY_POLICY, DOCS_CONTENT_SECURITY_POLICY
+
 MIN_HMAC_KEY_BYTES = 32
 """HMAC signing keys shorter than this are refused (RFC 7518 §3.2 for HS256)."""
 
@@ -38,18 +40,39 @@ class DatabaseSettings(BaseModel):
     )
 
 
+TokenStoreName = Literal["memory", "redis", "database"]
+"""Where `setup` keeps refresh-token families and the access-token denylist."""
+
+
 class AuthSettings(BaseModel):
     """How tokens are signed and checked."""
 
     secret_key: SecretStr | None = Field(
         None, description="HMAC signing key (HS* algorithms); at least 32 bytes."
     )
-    algorithm: JWTAlgorithm = "HS256"
-    access_token_ttl: timedelta = Field(timedelta(minutes=15), gt=timedelta(0))
-    refresh_token_ttl: timedelta = Field(timedelta(days=14), gt=timedelta(0))
+    private_key: SecretStr | None = Field(
+        None, description="PEM private key that signs tokens with RS256, ES256 or EdDSA."
+    )
+    algorithm: JWTAlgorithm = Field("HS256", description="The algorithm tokens are signed with.")
+    access_token_ttl: timedelta = Field(
+        timedelta(minutes=15), gt=timedelta(0), description="Lifetime of access tokens."
+    )
+    refresh_token_ttl: timedelta = Field(
+        timedelta(days=14), gt=timedelta(0), description="Lifetime of refresh-token families."
+    )
     issuer: str | None = Field(None, description="Expected and issued `iss` claim.")
     audience: str | None = Field(None, description="Expected and issued `aud` claim.")
     leeway: timedelta = Field(timedelta(0), ge=timedelta(0), description="Clock skew allowed.")
+    token_store: TokenStoreName = Field(
+        "memory",
+        description=(
+            "Where refresh-token families live: `memory` (one process), `redis` (needs "
+            "`redis.url`) or `database` (the app's database)."
+        ),
+    )
+    check_denylist: bool = Field(
+        False, description="Also refuse revoked access tokens (one store lookup per request)."
+    )
 
     @model_validator(mode="after")
     def _check_hmac_key(self) -> Self:
@@ -80,13 +103,35 @@ class ErrorSettings(BaseModel):
 class ObservabilitySettings(BaseModel):
     """Request ids, logging, metrics and tracing."""
 
-    service_name: str = "fastapi-service"
-    request_id_header: str = "X-Request-ID"
-    log_level: Literal["TRACE", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    service_name: str = Field(
+        "fastapi-service", description="`service.name` of traces; names the service in logs."
+    )
+    request_id_header: str = Field(
+        "X-Request-ID", description="The header that carries the request id, in and out."
+    )
+    logging_enabled: bool = Field(
+        True, description="Let `setup` configure logging (loguru, stdlib loggers routed into it)."
+    )
+    log_level: Literal["TRACE", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        "INFO", description="The minimum level logged."
+    )
     log_json: bool = Field(False, description="One JSON object per log line (production).")
-    metrics_enabled: bool = True
-    tracing_enabled: bool = False
-    trace_sample_ratio: float = Field(1.0, ge=0.0, le=1.0)
+    access_log_enabled: bool = Field(True, description="Write one access-log line per request.")
+    metrics_enabled: bool = Field(True, description="Record Prometheus metrics.")
+    metrics_path: str = Field("/metrics", description="Where Prometheus scrapes the metrics.")
+    metrics_token: SecretStr | None = Field(
+        None, description="When set, scraping needs `Authorization: Bearer <token>`."
+    )
+    tracing_enabled: bool = Field(False, description="Open an OpenTelemetry span per request.")
+    trace_sample_ratio: float = Field(
+        1.0, ge=0.0, le=1.0, description="Share of new traces sampled."
+    )
+    trace_exporter: Literal["none", "console", "otlp"] = Field(
+        "none", description="Where spans go; `otlp` needs the `otlp` extra."
+    )
+    otlp_endpoint: str | None = Field(
+        None, description="The OTLP/HTTP traces endpoint; the exporter's default when unset."
+    )
 
 
 class HealthSettings(BaseModel):
@@ -94,17 +139,70 @@ class HealthSettings(BaseModel):
 
     check_timeout: float = Field(0.8, gt=0, description="Seconds one check may take.")
     cache_ttl: float = Field(1.0, ge=0, description="Seconds a readiness result is reused.")
+    path_prefix: str = Field(
+        "/health", description="The probes are served at `<prefix>/live`, `/ready`, `/startup`."
+    )
 
 
 class CorsSettings(BaseModel):
     """Cross-origin resource sharing; empty `allow_origins` turns CORS off."""
 
-    allow_origins: list[str] = Field(default_factory=list)
-    allow_credentials: bool = False
-    allow_methods: list[str] = Field(
-        default_factory=lambda: ["GET", "POST", "PUT", "PATCH", "DELETE"]
+    allow_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed to call the API; `*` allows any."
     )
-    allow_headers: list[str] = Field(default_factory=lambda: ["Authorization", "Content-Type"])
+    allow_credentials: bool = Field(False, description="Allow cookies and `Authorization`.")
+    allow_methods: list[str] = Field(
+        default_factory=lambda: ["GET", "POST", "PUT", "PATCH", "DELETE"],
+        description="Methods allowed in cross-origin requests.",
+    )
+    allow_headers: list[str] = Field(
+        default_factory=lambda: ["Authorization", "Content-Type"],
+        description="Request headers allowed in cross-origin requests.",
+    )
+    expose_headers: list[str] = Field(
+        default_factory=list, description="Response headers the browser lets scripts read."
+    )
+    max_age: int = Field(600, ge=0, description="Seconds a browser may cache a preflight answer.")
+
+
+class RedisSettings(BaseModel):
+    """The Redis server shared token stores and health checks use; unset means no Redis."""
+
+    url: SecretStr | None = Field(
+        None,
+        description="`redis://host:6379/0`; a secret because it may carry a password.",
+    )
+    key_prefix: str = Field(
+        "fastapi-pro:", description="Prepended to every key written; give each service its own."
+    )
+
+
+class SecurityHeadersSettings(BaseModel):
+    """Security headers added to every HTTP response (those the app sets itself are kept)."""
+
+    enabled: bool = Field(True, description="Add the headers below to every response.")
+    frame_options: Literal["DENY", "SAMEORIGIN"] | None = Field(
+        "DENY", description="`X-Frame-Options`; `null` sends none."
+    )
+    referrer_policy: str | None = Field(
+        "no-referrer", description="`Referrer-Policy`; `null` sends none."
+    )
+    content_security_policy: str | None = Field(
+        API_CONTENT_SECURITY_POLICY,
+        description="`Content-Security-Policy` of every response but the docs pages.",
+    )
+    docs_content_security_policy: str | None = Field(
+        DOCS_CONTENT_SECURITY_POLICY,
+        description="`Content-Security-Policy` of the Swagger UI and ReDoc pages.",
+    )
+    hsts_enabled: bool = Field(
+        False, description="Send `Strict-Transport-Security`: only when every client uses HTTPS."
+    )
+    hsts_max_age: int = Field(
+        31_536_000, ge=0, description="Seconds browsers remember to use HTTPS only."
+    )
+    hsts_include_subdomains: bool = Field(True, description="HSTS covers every subdomain too.")
+    hsts_preload: bool = Field(False, description="Ask to be on the browsers' preload list.")
 
 
 class Settings(BaseSettings):
@@ -125,13 +223,33 @@ class Settings(BaseSettings):
         validate_default=True,
     )
 
-    environment: Literal["development", "test", "production"] = "development"
-    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
-    auth: AuthSettings = Field(default_factory=AuthSettings)
-    errors: ErrorSettings = Field(default_factory=ErrorSettings)
-    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
-    health: HealthSettings = Field(default_factory=HealthSettings)
-    cors: CorsSettings = Field(default_factory=CorsSettings)
+    environment: Literal["development", "test", "production"] = Field(
+        "development",
+        description="In `production`, `setup` refuses to start without a signing key.",
+    )
+    database: DatabaseSettings = Field(
+        default_factory=DatabaseSettings, description="The data layer (`Database`)."
+    )
+    auth: AuthSettings = Field(default_factory=AuthSettings, description="Tokens and their store.")
+    errors: ErrorSettings = Field(
+        default_factory=ErrorSettings, description="Problem-details rendering."
+    )
+    observability: ObservabilitySettings = Field(
+        default_factory=ObservabilitySettings,
+        description="Request ids, logging, metrics and tracing.",
+    )
+    health: HealthSettings = Field(
+        default_factory=HealthSettings, description="Liveness and readiness probes."
+    )
+    cors: CorsSettings = Field(
+        default_factory=CorsSettings, description="Cross-origin resource sharing."
+    )
+    redis: RedisSettings = Field(
+        default_factory=RedisSettings, description="A Redis server, when the service has one."
+    )
+    security_headers: SecurityHeadersSettings = Field(
+        default_factory=SecurityHeadersSettings, description="Security headers on responses."
+    )
     prometheus_multiproc_dir: str | None = Field(
         None,
         validation_alias="PROMETHEUS_MULTIPROC_DIR",

@@ -99,6 +99,7 @@ async def test_lifespan_registers_and_disposes(db: Database) -> None:
     app = FastAPI()
     async with db.lifespan(app):
         assert app.state.fastapi_pro_database is db
+        assert Database.of(app) is db  # an app's own lifespan finds it by the app
         await db.ping()
     assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
 

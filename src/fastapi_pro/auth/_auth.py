@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.applications import Starlette
 from starlette.requests import HTTPConnection
 
 from fastapi_pro.auth._api_keys import ApiKeys
@@ -104,13 +105,14 @@ class Auth:
         yield
 
     @classmethod
-    def of(cls, connection: HTTPConnection) -> Auth:
-        """Return the `Auth` installed on the app serving ``connection``.
+    def of(cls, connection: HTTPConnection | Starlette) -> Auth:
+        """Return the `Auth` installed on the app serving ``connection`` (or on an app).
 
         Raises:
             RuntimeError: If none was installed.
         """
-        auth = getattr(connection.app.state, STATE_KEY, None)
+        app = connection.app if isinstance(connection, HTTPConnection) else connection
+        auth = getattr(app.state, STATE_KEY, None)
         if not isinstance(auth, Auth):
             msg = "No Auth is installed on this app: call auth.install(app) at start-up."
             raise RuntimeError(msg)

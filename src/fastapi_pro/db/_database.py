@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.pool import StaticPool
+from starlette.applications import Starlette
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp
 
@@ -143,13 +144,14 @@ class Database:
             await self.dispose()
 
     @classmethod
-    def of(cls, connection: HTTPConnection) -> Database:
-        """Return the `Database` registered on the app serving ``connection``.
+    def of(cls, connection: HTTPConnection | Starlette) -> Database:
+        """Return the `Database` registered on the app serving ``connection`` (or on an app).
 
         Raises:
             RuntimeError: When no database lifespan ran for this app.
         """
-        database = getattr(connection.app.state, STATE_KEY, None)
+        app = connection.app if isinstance(connection, HTTPConnection) else connection
+        database = getattr(app.state, STATE_KEY, None)
         if not isinstance(database, Database):
             msg = (
                 "No Database is registered on this app. Create the app with "

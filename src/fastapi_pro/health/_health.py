@@ -90,6 +90,10 @@ class Health:
     def __repr__(self) -> str:
         return f"Health(checks={list(self._checks)!r})"
 
+    def __contains__(self, name: object) -> bool:
+        """Whether a check named ``name`` is registered."""
+        return name in self._checks
+
     def add(
         self,
         name: str,

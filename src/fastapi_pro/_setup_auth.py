@@ -1,0 +1,132 @@
+"""How `setup` builds `Auth` and the Redis client from `Settings`."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import secrets
+from typing import TYPE_CHECKING
+
+from fastapi_pro.auth import (
+    Auth,
+    InMemoryTokenStore,
+    Key,
+    KeyConfigError,
+    KeyRing,
+    Tokens,
+    TokenStore,
+    UserLoader,
+)
+from fastapi_pro.db import Database
+from fastapi_pro.settings import JWTAlgorithm, Settings
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+logger = logging.getLogger("fastapi_pro.app")
+
+_KEY_COMMAND = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
+def redis_client(settings: Settings) -> Redis | None:
+    """A ``redis.asyncio`` client on ``redis.url``, or ``None`` when no URL is set.
+
+    Raises:
+        ImportError: When the URL is set but the ``redis`` extra is not installed.
+    """
+    url = settings.redis.url
+    if url is None:
+        return None
+    try:
+        from redis.asyncio import Redis  # noqa: PLC0415 - redis is an optional extra
+    except ImportError as error:
+        msg = 'redis.url is set, but redis is not installed: pip install "fastapi-pro[redis]"'
+        raise ImportError(msg) from error
+    client: Redis = Redis.from_url(url.get_secret_value())
+    return client
+
+
+def build_auth(
+    settings: Settings,
+    database: Database | None,
+    redis: Redis | None,
+    user_loader: UserLoader | None,
+) -> Auth:
+    """`Auth` from the ``auth`` section: its key, token lifetimes and token store."""
+    config = settings.auth
+    tokens = Tokens(
+        KeyRing(_signing_key(settings)),
+        issuer=config.issuer,
+        audience=config.audience,
+        access_ttl=config.access_token_ttl,
+        refresh_ttl=config.refresh_token_ttl,
+        leeway=config.leeway,
+    )
+    return Auth(
+        tokens,
+        user_loader=user_loader,
+        store=_token_store(settings, database, redis),
+        check_denylist=config.check_denylist,
+    )
+
+
+def _signing_key(settings: Settings) -> Key:
+    config = settings.auth
+    algorithm = config.algorithm
+    if algorithm.startswith("HS"):
+        if config.secret_key is not None:
+            return Key.hmac(config.secret_key.get_secret_value(), algorithm=algorithm)
+        missing = "auth.secret_key (FASTAPI_PRO_AUTH__SECRET_KEY)"
+        fix = f"set it to a random string of 32 bytes or more ({_KEY_COMMAND})"
+    else:
+        if config.private_key is not None:
+            return Key.from_pem(config.private_key.get_secret_value(), algorithm=algorithm)
+        missing = "auth.private_key (FASTAPI_PRO_AUTH__PRIVATE_KEY)"
+        fix = f"set it to a PEM private key for {algorithm}"
+    if settings.environment == "production":
+        msg = (
+            f"{missing} is not set, and in production tokens need a key that every process "
+            f"shares and that survives restarts: {fix}, or call setup(app, auth=False) for a "
+            "service that issues no tokens."
+        )
+        raise KeyConfigError(msg)
+    logger.warning(
+        "%s is not set: tokens are signed with a random key made for this process, so they "
+        "stop working when it restarts and other processes refuse them. Set it before "
+        "deploying; in production this is an error.",
+        missing,
+    )
+    return _process_key(algorithm)
+
+
+@functools.cache
+def _process_key(algorithm: JWTAlgorithm) -> Key:
+    """A random signing key made once per process, for development and tests."""
+    if algorithm.startswith("HS"):
+        return Key.hmac(secrets.token_bytes(64), algorithm=algorithm)
+    return Key.generate(algorithm)
+
+
+def _token_store(settings: Settings, database: Database | None, redis: Redis | None) -> TokenStore:
+    kind = settings.auth.token_store
+    if kind == "redis":
+        if redis is None:
+            msg = (
+                'auth.token_store is "redis", but redis.url is not set: set '
+                "FASTAPI_PRO_REDIS__URL, for example to redis://localhost:6379/0."
+            )
+            raise ValueError(msg)
+        from fastapi_pro.auth import RedisTokenStore  # noqa: PLC0415 - the redis extra
+
+        return RedisTokenStore(redis, prefix=f"{settings.redis.key_prefix}auth:")
+    if kind == "database":
+        if database is None:
+            msg = (
+                'auth.token_store is "database", but setup() has no database: drop '
+                "database=False, or choose another auth.token_store."
+            )
+            raise ValueError(msg)
+        from fastapi_pro.auth import SqlTokenStore  # noqa: PLC0415 - loaded on first use
+
+        return SqlTokenStore(database)
+    return InMemoryTokenStore()
