@@ -101,9 +101,8 @@ async def order_locked(database_url: str, order_id: int) -> AsyncIterator[None]:
     holder = Database(database_url)
     try:
         async with holder.engine.connect() as connection:
-            table = Order.__table__
             await connection.execute(
-                update(table).where(table.c.id == order_id).values(version=table.c.version)
+                update(Order).where(Order.id == order_id).values(version=Order.version)
             )
             yield
             await connection.rollback()
