@@ -222,3 +222,44 @@ async def test_observability_example_measures_logs_and_traces(
     ]
     assert 'orders_paid_total{currency="EUR"} 1.0' in scrape.text
     assert 'http_route="/orders/{order_id}/pay"' in scrape.text
+
+
+async def test_setup_example_wires_every_block(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from loguru import logger  # noqa: PLC0415 - the example configures logging
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FASTAPI_PRO_CORS__ALLOW_ORIGINS", '["https://app.example.com"]')
+    try:
+        module = load("setup_app")
+        token = module.components.auth.tokens.issue("alice")
+        async with LifespanManager(module.app) as manager:
+            transport = httpx.ASGITransport(app=manager.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                created = await client.post(
+                    "/tasks",
+                    json={"title": "Write the docs"},
+                    headers={
+                        "Authorization": f"Bearer {token}",
+                        "Origin": "https://app.example.com",
+                    },
+                )
+                anonymous = await client.post("/tasks", json={"title": "Sneak in"})
+                stats = await client.get("/stats")
+                ready = await client.get("/health/ready")
+                scrape = await client.get("/metrics")
+    finally:
+        logger.remove()
+        logging.basicConfig(handlers=[], force=True)
+        logging.getLogger("uvicorn.access").disabled = False
+
+    assert created.status_code == 201
+    assert created.json() == {"title": "Write the docs", "id": 1, "owner": "alice"}
+    assert created.headers["access-control-allow-origin"] == "https://app.example.com"
+    assert created.headers["x-content-type-options"] == "nosniff"
+    assert anonymous.status_code == 401
+    assert anonymous.json()["request_id"] == anonymous.headers["x-request-id"]
+    assert stats.json() == {"tasks_at_start": 0}
+    assert ready.status_code == 200
+    assert 'http_route="/tasks"' in scrape.text
