@@ -155,6 +155,22 @@ PUBLIC = {
         "normalize_method",
         "write_access_log",
     ],
+    "fastapi_pro.testing": [
+        "ActAs",
+        "CapturedLogs",
+        "CapturedMetrics",
+        "CapturedSpans",
+        "LogRecord",
+        "MissingExtraError",
+        "QueryCounter",
+        "TokenFactory",
+        "assert_problem",
+        "build_app",
+        "isolated",
+        "load_target",
+        "run_app",
+        "served_app",
+    ],
 }
 
 

@@ -31,6 +31,8 @@ _PROPAGATOR = TraceContextTextMapPropagator()
 _DISCONNECTED = 499  # no response was sent: the client went away (nginx's convention)
 _STATUS = {status: str(status) for status in range(100, 600)}
 _INSTALLED = "fastapi_pro_observability"
+METRICS_STATE_KEY = "fastapi_pro_metrics"
+TRACER_PROVIDER_STATE_KEY = "fastapi_pro_tracer_provider"
 
 
 class ObservabilityMiddleware:
@@ -374,6 +376,9 @@ def install_observability(app: Any, **options: Any) -> None:
         msg = "install_observability() was already called for this app; call it once."
         raise RuntimeError(msg)
     setattr(app.state, _INSTALLED, True)
+    # Recorded so tools (the pytest plugin's captured metrics and spans) find what the app uses.
+    setattr(app.state, METRICS_STATE_KEY, options.get("metrics"))
+    setattr(app.state, TRACER_PROVIDER_STATE_KEY, options.get("tracer_provider"))
     build = app.build_middleware_stack
 
     def build_wrapped() -> ASGIApp:

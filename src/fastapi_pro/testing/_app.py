@@ -1,0 +1,117 @@
+"""Finding the app under test and running its lifespan."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy.engine import URL
+from starlette.types import ASGIApp
+
+from fastapi_pro.testing._database import registered_database, reset_schema, same_database
+from fastapi_pro.testing._extras import require
+
+# The ASGI app to send requests to for each running app: asgi-lifespan's wrapper, which
+# hands the lifespan's state to every request.
+_SERVED: weakref.WeakKeyDictionary[FastAPI, ASGIApp] = weakref.WeakKeyDictionary()
+
+
+def load_target(spec: str) -> Any:
+    """Import ``"package.module:attribute.path"`` and return the object it names.
+
+    Raises:
+        ValueError: When ``spec`` is not of that form or names nothing.
+    """
+    module_name, _, path = spec.strip().partition(":")
+    if not module_name or not path:
+        msg = f"{spec!r} is not of the form 'package.module:attribute'."
+        raise ValueError(msg)
+    target: Any = importlib.import_module(module_name)
+    for part in path.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            msg = f"{spec!r}: {module_name} has no attribute {path!r}."
+            raise ValueError(msg) from None
+    return target
+
+
+async def build_app(target: Any) -> FastAPI:
+    """Return ``target`` if it is an app, else call it (an app factory, sync or async).
+
+    Raises:
+        TypeError: When neither gives a `FastAPI` app.
+    """
+    app = target
+    if not isinstance(app, FastAPI) and callable(app):
+        app = target()
+        if inspect.isawaitable(app):
+            app = await app
+    if not isinstance(app, FastAPI):
+        msg = f"Expected a FastAPI app or a factory returning one, got {type(app).__name__}."
+        raise TypeError(msg)
+    return app
+
+
+def served_app(app: FastAPI) -> ASGIApp:
+    """The ASGI app that carries ``app``'s lifespan state (``app`` itself if none ran)."""
+    return _SERVED.get(app, app)
+
+
+@asynccontextmanager
+async def run_app(
+    app: FastAPI,
+    *,
+    database_url: str | URL | None = None,
+    metadata: Any = None,
+    startup_timeout: float = 30.0,
+) -> AsyncIterator[FastAPI]:
+    """Run ``app``'s lifespan for the duration of the block, for tests.
+
+    With ``metadata`` and ``database_url``, every table of ``metadata`` is dropped and created
+    at ``database_url`` before the app starts. With ``database_url``, the app's `Database`
+    must point at it: tests never run against another database.
+
+    Example:
+        ```python
+        @pytest_asyncio.fixture(scope="session", loop_scope="session")
+        async def fastapi_app(fastapi_database_url: str) -> AsyncIterator[FastAPI]:
+            app = create_app(Settings(environment="test"))
+            async with run_app(app, database_url=fastapi_database_url, metadata=Base.metadata):
+                yield app
+        ```
+
+    Raises:
+        RuntimeError: When the app's `Database` is not the test database.
+    """
+    lifespan = require("asgi_lifespan")
+    if database_url is not None and metadata is not None:
+        await reset_schema(database_url, metadata)
+    manager = lifespan.LifespanManager(
+        app, startup_timeout=startup_timeout, shutdown_timeout=startup_timeout
+    )
+    async with manager:
+        database = registered_database(app)
+        if (
+            database_url is not None
+            and database is not None
+            and not same_database(database.url, database_url)
+        ):
+            shown = database.url.render_as_string(hide_password=True)
+            msg = (
+                f"The app's Database uses {shown}, not the test database. Build the app's "
+                "Database from Settings() inside the app factory (the plugin sets "
+                "FASTAPI_PRO_DATABASE__URL before it imports the app), or create the app "
+                "with the `fastapi_database_url` fixture's URL."
+            )
+            raise RuntimeError(msg)
+        _SERVED[app] = manager.app
+        try:
+            yield app
+        finally:
+            _SERVED.pop(app, None)

@@ -1,0 +1,35 @@
+"""Optional dependencies of the pytest plugin, imported only when a fixture needs them."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+# The distribution that provides each module, and the extra of fastapi-pro that installs it.
+_EXTRA_OF = {
+    "pytest_asyncio": ("pytest-asyncio", "testing"),
+    "httpx": ("httpx", "testing"),
+    "asgi_lifespan": ("asgi-lifespan", "testing"),
+    "asyncpg": ("asyncpg", "postgres"),
+}
+
+
+class MissingExtraError(ImportError):
+    """A fixture needs a package that one of fastapi-pro's extras installs."""
+
+
+def missing_extra_message(module: str) -> str:
+    """The message naming the extra to install for ``module``."""
+    distribution, extra = _EXTRA_OF.get(module, (module, "testing"))
+    return (
+        f"fastapi-pro's pytest fixtures need {distribution}, which is not installed. "
+        f"Install the {extra!r} extra: pip install 'fastapi-pro[{extra}]'"
+    )
+
+
+def require(module: str) -> ModuleType:
+    """Import ``module``, or raise `MissingExtraError` naming the extra that provides it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        raise MissingExtraError(missing_extra_message(module), name=module) from error

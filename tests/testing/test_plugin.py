@@ -1,0 +1,341 @@
+"""The plugin as a user meets it: sample projects run in a fresh pytest process."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+SAMPLE_APP = (Path(__file__).parent / "sample_app.py").read_text()
+
+CONFIGURED = """
+[tool.pytest.ini_options]
+fastapi_pro_app = "sampleapp:create_app"
+asyncio_mode = "auto"
+asyncio_default_fixture_loop_scope = "function"
+filterwarnings = ["error"]
+"""
+
+# Fifty tests that each write rows through the app and see only their own.
+ISOLATION_TESTS = """
+import pytest
+from sqlalchemy import select
+
+from sampleapp import Row
+
+
+@pytest.mark.parametrize("n", range(50))
+async def test_only_my_rows(n, fastapi_client, fastapi_session):
+    owner = f"owner-{n}"
+    for _ in range(3):
+        response = await fastapi_client.post(f"/rows/{owner}")
+        assert response.status_code == 201
+    fastapi_session.add(Row(owner=owner))
+    await fastapi_session.commit()
+    owners = (await fastapi_session.scalars(select(Row.owner))).all()
+    assert owners == [owner] * 4
+"""
+
+SHUFFLE_PLUGIN = """
+import os
+import random
+
+
+def pytest_collection_modifyitems(items):
+    random.Random(int(os.environ["SHUFFLE_SEED"])).shuffle(items)
+"""
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    for name in ("FASTAPI_PRO_TEST_DATABASE_URL", "FASTAPI_PRO_DATABASE__URL"):
+        monkeypatch.delenv(name, raising=False)
+    pytester.makepyfile(sampleapp=SAMPLE_APP)
+    pytester.makefile(".toml", pyproject=CONFIGURED)
+    pytester.makepyfile(test_isolation=ISOLATION_TESTS, shuffle_order=SHUFFLE_PLUGIN)
+    return pytester
+
+
+def count_rows(url: str) -> int:
+    async def count() -> int:
+        connection = await asyncpg.connect(url.replace("+asyncpg", ""))
+        try:
+            return int(await connection.fetchval("SELECT count(*) FROM plugin_rows"))
+        finally:
+            await connection.close()
+
+    return asyncio.run(count())
+
+
+@pytest.mark.parametrize("seed", ["1", "2"])
+def test_fifty_tests_see_only_their_rows_on_sqlite_in_any_order(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, seed: str
+) -> None:
+    monkeypatch.setenv("SHUFFLE_SEED", seed)
+    result = project.runpytest_subprocess("-p", "shuffle_order")
+    result.assert_outcomes(passed=50)
+
+
+def test_fifty_tests_see_only_their_rows_on_sqlite_with_two_workers(
+    project: pytest.Pytester,
+) -> None:
+    result = project.runpytest_subprocess("-n", "2")
+    result.assert_outcomes(passed=50)
+
+
+@pytest.mark.postgres
+def test_fifty_tests_see_only_their_rows_on_postgresql_and_leave_nothing(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, postgres_database: str
+) -> None:
+    monkeypatch.setenv("SHUFFLE_SEED", "3")
+    monkeypatch.setenv("FASTAPI_PRO_TEST_DATABASE_URL", postgres_database)
+    result = project.runpytest_subprocess("-p", "shuffle_order")
+    result.assert_outcomes(passed=50)
+    assert count_rows(postgres_database) == 0  # the app's 150 commits were all rolled back
+
+
+@pytest.mark.postgres
+def test_each_worker_gets_its_own_postgresql_database(
+    project: pytest.Pytester, postgres_database: str
+) -> None:
+    project.makepyfile(
+        test_worker_db="""
+        import os
+
+        def test_database_is_the_workers(fastapi_database):
+            assert fastapi_database.url.database.endswith("_" + os.environ["PYTEST_XDIST_WORKER"])
+        """
+    )
+    result = project.runpytest_subprocess(
+        "-n", "2", f"--fastapi-pro-database-url={postgres_database}"
+    )
+    result.assert_outcomes(passed=51)
+
+    async def databases() -> list[str]:
+        connection = await asyncpg.connect(postgres_database.replace("+asyncpg", ""))
+        try:
+            rows = await connection.fetch("SELECT datname FROM pg_database")
+        finally:
+            await connection.close()
+        return [row["datname"] for row in rows]
+
+    name = postgres_database.rsplit("/", 1)[1]
+    assert not [db for db in asyncio.run(databases()) if db.startswith(f"{name}_gw")]
+
+
+def test_overrides_are_removed_after_each_test(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_overrides="""
+        from fastapi_pro.db import get_session
+
+        async def fake():
+            yield None
+
+        async def test_a_sets_an_override(fastapi_app, fastapi_client):
+            fastapi_app.dependency_overrides[get_session] = fake
+
+        def test_b_sees_none(fastapi_app):
+            assert fastapi_app.dependency_overrides == {}
+
+        async def test_c_act_as_then_d(fastapi_client, act_as):
+            act_as(object(), subject="x")
+
+        async def test_d_is_anonymous_again(fastapi_client):
+            assert (await fastapi_client.get("/me")).status_code == 401
+        """
+    )
+    result = project.runpytest_subprocess("-p", "no:randomly", "test_overrides.py")
+    result.assert_outcomes(passed=4)
+
+
+def test_a_missing_extra_names_the_extra_to_install(project: pytest.Pytester) -> None:
+    project.makepyfile(block_httpx="import sys\nsys.modules['httpx'] = None\n")
+    project.makepyfile(test_client="def test_client(fastapi_client):\n    pass\n")
+    result = project.runpytest_subprocess("-p", "block_httpx", "test_client.py")
+    result.assert_outcomes(errors=1)
+    assert "need httpx, which is not installed" in result.stdout.str()
+    assert "pip install 'fastapi-pro[testing]'" in result.stdout.str()
+
+
+def test_without_configuration_the_app_fixture_says_how_to_configure(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makefile(".toml", pyproject='[tool.pytest.ini_options]\nasyncio_mode = "auto"\n')
+    pytester.makepyfile(test_app="def test_app(fastapi_app):\n    pass\n")
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*fastapi_pro_app = 'package.module:app'*"])
+
+
+UNCONFIGURED_CONFTEST = """
+import pytest
+import pytest_asyncio
+
+
+@pytest.fixture
+def app():
+    return "the project's own app"
+
+
+@pytest_asyncio.fixture
+async def client(app):
+    return f"client of {app}"
+
+
+@pytest.fixture
+def db():
+    return "the project's own db"
+"""
+
+UNCONFIGURED_TESTS = """
+import asyncio
+
+import pytest
+
+
+@pytest.mark.asyncio
+async def test_own_fixtures_win(client, db):
+    assert client == "client of the project's own app"
+    assert db == "the project's own db"
+
+
+@pytest.mark.asyncio
+async def test_loop_scope_is_untouched(request):
+    marker = request.node.get_closest_marker("asyncio")
+    assert marker.kwargs == {}
+
+
+async def test_strict_mode_is_untouched():
+    pass  # unmarked in strict mode: pytest-asyncio does not run it, nor does the plugin
+
+
+def test_environment_is_untouched():
+    import os
+
+    assert "FASTAPI_PRO_DATABASE__URL" not in os.environ
+"""
+
+
+def test_an_unconfigured_project_runs_unchanged(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FASTAPI_PRO_DATABASE__URL", raising=False)
+    pytester.makefile(
+        ".toml",
+        pyproject='[tool.pytest.ini_options]\nasyncio_mode = "strict"\n'
+        'asyncio_default_fixture_loop_scope = "function"\n',
+    )
+    pytester.makeconftest(UNCONFIGURED_CONFTEST)
+    pytester.makepyfile(test_project=UNCONFIGURED_TESTS)
+    with_plugin = pytester.runpytest_subprocess()
+    without = pytester.runpytest_subprocess("-p", "no:fastapi_pro")
+    assert with_plugin.parseoutcomes() == without.parseoutcomes()
+    # pytest itself refuses the unmarked async test in strict mode, with or without the plugin.
+    with_plugin.assert_outcomes(passed=3, failed=1)
+
+
+def test_importing_the_plugin_stays_cheap() -> None:
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    code = (
+        "import sys, fastapi_pro.testing.plugin\n"
+        "heavy = {'fastapi', 'sqlalchemy', 'pydantic_settings', 'httpx', 'opentelemetry'}\n"
+        "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout
+    assert output.strip() == "[]"
+
+
+STRICT = """
+[tool.pytest.ini_options]
+fastapi_pro_app = "sampleapp:create_app"
+asyncio_mode = "strict"
+asyncio_default_fixture_loop_scope = "function"
+filterwarnings = ["error"]
+"""
+
+
+def test_strict_mode_tests_run_in_the_apps_loop(project: pytest.Pytester) -> None:
+    project.makefile(".toml", pyproject=STRICT)
+    project.makepyfile(
+        test_strict="""
+        import pytest
+
+        @pytest.mark.asyncio
+        async def test_marked(fastapi_client):
+            assert (await fastapi_client.post("/rows/a")).status_code == 201
+
+        @pytest.mark.asyncio(loop_scope="function")
+        async def test_other_loop(fastapi_client):
+            pass
+        """
+    )
+    result = project.runpytest_subprocess("test_strict.py")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*asks for loop_scope='function'*"])
+
+
+def test_an_app_object_and_an_async_factory_work_as_targets(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        targets="""
+        from sampleapp import create_app
+
+        app = create_app()
+
+        async def make_app():
+            return create_app()
+        """,
+        test_target="async def test_target(fastapi_client):\n"
+        "    assert (await fastapi_client.post('/rows/a')).status_code == 201\n",
+    )
+    for target in ("targets:app", "targets:make_app"):
+        result = project.runpytest_subprocess("-o", f"fastapi_pro_app={target}", "test_target.py")
+        result.assert_outcomes(passed=1)
+
+
+def test_the_apps_database_must_be_the_test_database(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        hardwired="""
+        from sampleapp import create_app
+
+        def make():
+            return create_app("sqlite+aiosqlite:///./dev.db")
+        """,
+        test_hardwired="def test_app(fastapi_app):\n    pass\n",
+    )
+    result = project.runpytest_subprocess(
+        "-o", "fastapi_pro_app=hardwired:make", "test_hardwired.py"
+    )
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*not the test database*"])
+
+
+DOCS_PROJECT = Path(__file__).parents[2] / "docs" / "examples" / "testing_project"
+
+
+def copy_docs_project(pytester: pytest.Pytester) -> None:
+    for source in DOCS_PROJECT.iterdir():
+        if source.suffix in {".py", ".toml"}:
+            (pytester.path / source.name).write_text(source.read_text())
+
+
+def test_the_testing_guides_project_passes_on_sqlite(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FASTAPI_PRO_TEST_DATABASE_URL", raising=False)
+    copy_docs_project(pytester)
+    pytester.runpytest_subprocess().assert_outcomes(passed=7)
+
+
+@pytest.mark.postgres
+def test_the_testing_guides_project_passes_on_postgresql(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, postgres_database: str
+) -> None:
+    copy_docs_project(pytester)
+    monkeypatch.setenv("FASTAPI_PRO_TEST_DATABASE_URL", postgres_database)
+    pytester.runpytest_subprocess("-n", "2").assert_outcomes(passed=7)
