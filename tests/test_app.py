@@ -151,6 +151,7 @@ async def test_problems_carry_the_request_id_of_the_middlewares_header(database_
     assert missing.json()["request_id"] == "corr-1"
     assert crashed.status_code == 500
     assert crashed.json()["request_id"] == "corr-2"
+    assert crashed.headers["x-correlation-id"] == "corr-2"
     assert "secret internals" not in crashed.text
     assert fine.headers["x-correlation-id"]
     assert "x-request-id" not in fine.headers
@@ -161,14 +162,14 @@ async def test_settings_default_to_the_environment(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("FASTAPI_PRO_DATABASE__URL", database_url)
-    monkeypatch.setenv("FASTAPI_PRO_HEALTH__PATH_PREFIX", "/probes")
+    monkeypatch.setenv("FASTAPI_PRO_HEALTH__PATH_PREFIX", "/probes/")
     app = make_app()
 
     components = setup(app)
 
     async with serve(app) as client:
         ready = await client.get("/probes/ready")
-    assert components.settings.health.path_prefix == "/probes"
+    assert components.settings.health.path_prefix == "/probes/"
     assert components.database is not None
     assert str(components.database.url) == database_url
     assert ready.status_code == 200
@@ -480,6 +481,11 @@ async def test_security_headers_off_adds_none(
 async def test_tracing_follows_its_setting_or_a_given_provider(database_url: str) -> None:
     traced = setup(make_app(), make_settings(database_url, observability={"tracing_enabled": True}))
     untraced = setup(make_app(), make_settings(database_url))
+    switched_off = setup(
+        make_app(),
+        make_settings(database_url, observability={"tracing_enabled": True}),
+        tracing=False,
+    )
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
@@ -491,6 +497,7 @@ async def test_tracing_follows_its_setting_or_a_given_provider(database_url: str
 
     assert isinstance(traced.tracer_provider, TracerProvider)
     assert untraced.tracer_provider is None
+    assert switched_off.tracer_provider is None
     names = [span.name for span in exporter.get_finished_spans()]
     assert "GET /items/{item_id}" in names
     assert "SELECT" in names  # the database is instrumented too

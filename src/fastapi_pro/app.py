@@ -17,8 +17,7 @@ headers wraps Starlette's error middleware, so unhandled 500s carry them too.
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +29,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp
 
+from fastapi_pro._lifespan import Step, compose_lifespan, step
 from fastapi_pro._setup_auth import build_auth, redis_client
 from fastapi_pro.auth import Auth, SqlTokenStore, UserLoader
 from fastapi_pro.db import Database
@@ -52,14 +52,21 @@ STATE_KEY = "fastapi_pro_components"
 
 _PROBES = ("live", "ready", "startup")
 
-Step = Callable[[], Awaitable[Any]]
-
 
 @dataclass(frozen=True, slots=True)
 class Components:
     """What `setup` built, or was given, for one app; ``None`` where a block is turned off.
 
     Reach it from the value `setup` returns, or from a request with `Components.of`.
+
+    Attributes:
+        settings: The settings every block was built from.
+        database: The `Database` registered in the app's lifespan.
+        auth: The `Auth` installed on the app.
+        metrics: The `Metrics` the middleware records into.
+        tracer_provider: The provider of the requests' server spans.
+        health: The `Health` whose probes the app serves.
+        redis: The ``redis.asyncio`` client on ``redis.url``, closed at shutdown.
     """
 
     settings: Settings
@@ -174,7 +181,7 @@ def setup(
     _install_middleware(
         app, components, observability=observability, cors=cors, headers=security_headers
     )
-    app.router.lifespan_context = _lifespan(  # type: ignore[assignment]
+    app.router.lifespan_context = compose_lifespan(  # type: ignore[assignment]
         app.router.lifespan_context,
         components.database,
         startup=_startup(components, metadata),
@@ -264,7 +271,7 @@ def _install_routes(
     if components.auth is not None:
         components.auth.install(app, token_url=token_url)
     if components.health is not None:
-        components.health.install(app, prefix=settings.health.path_prefix)
+        components.health.install(app, prefix=settings.health.path_prefix.rstrip("/"))
     if components.metrics is not None and metrics_route:
         token = settings.observability.metrics_token
         secret = token.get_secret_value() if token is not None else None
@@ -334,7 +341,7 @@ def _cors(app: ASGIApp, settings: Settings, request_id_header: str) -> ASGIApp:
 
 
 def _wrap_stack(app: Any, wrap: Callable[[ASGIApp], ASGIApp]) -> None:
-    """Wrap the whole stack, Starlette's error middleware included (see PITFALLS of 500s)."""
+    """Wrap the whole stack, so the 500s Starlette's error middleware sends pass through too."""
     build = app.build_middleware_stack
 
     def build_wrapped() -> ASGIApp:
@@ -360,40 +367,9 @@ def _shutdown(components: Components, *, owns_tracer_provider: bool) -> list[Ste
     steps: list[Step] = []
     metrics, provider, redis = components.metrics, components.tracer_provider, components.redis
     if metrics is not None:
-        steps.append(_step(metrics.mark_process_dead))
+        steps.append(step(metrics.mark_process_dead))
     if provider is not None and owns_tracer_provider:
-        steps.append(_step(provider.shutdown))  # exports the spans still buffered
+        steps.append(step(provider.shutdown))  # exports the spans still buffered
     if redis is not None:
         steps.append(redis.aclose)
     return steps
-
-
-def _step(function: Callable[[], object]) -> Step:
-    async def step() -> None:
-        function()
-
-    return step
-
-
-def _lifespan(
-    own: Callable[[Any], AbstractAsyncContextManager[Any]],
-    database: Database | None,
-    *,
-    startup: list[Step],
-    shutdown: list[Step],
-) -> Callable[[Any], AbstractAsyncContextManager[Mapping[str, Any] | None]]:
-    """Enter the blocks' lifespans around the app's own, whose state reaches every request."""
-
-    @asynccontextmanager
-    async def lifespan(app: Any) -> AsyncIterator[Mapping[str, Any] | None]:
-        async with AsyncExitStack() as stack:
-            if database is not None:
-                await stack.enter_async_context(database.lifespan(app))
-            for step in shutdown:
-                stack.push_async_callback(step)
-            for step in startup:
-                await step()
-            state: Mapping[str, Any] | None = await stack.enter_async_context(own(app))
-            yield state
-
-    return lifespan
