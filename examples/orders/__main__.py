@@ -21,7 +21,10 @@ def main() -> None:
     base_url = f"http://{args.host}:{args.port}"
     asyncio.run(seed(settings, base_url=base_url))
     print(f"Orders example on {base_url}/docs")
-    uvicorn.run(create_app(settings), host=args.host, port=args.port)
+    # fastapi-pro writes the access log and routes uvicorn's own loggers into loguru.
+    uvicorn.run(
+        create_app(settings), host=args.host, port=args.port, access_log=False, log_config=None
+    )
 
 
 if __name__ == "__main__":
