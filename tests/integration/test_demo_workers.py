@@ -141,17 +141,12 @@ def send(
         time.sleep(0.01)
 
 
-def until_served_by(
-    base_url: str,
-    multiproc: Path,
-    wanted: set[str] | None,
-    exclude: str | None,
-    method: str,
-    path: str,
-    **kwargs: object,
+def until_served_by_another(
+    base_url: str, multiproc: Path, exclude: str, path: str, **kwargs: object
 ) -> tuple[httpx.Response, str]:
+    """POST ``path`` on new connections until a worker other than ``exclude`` serves it."""
     for _ in range(200):
-        response, pid = send(base_url, multiproc, method, path, **kwargs)
+        response, pid = send(base_url, multiproc, "POST", path, **kwargs)
         if pid != exclude:
             return response, pid
     pytest.fail("every request went to the same worker")
@@ -171,8 +166,8 @@ def test_a_refresh_token_revoked_on_one_worker_is_refused_by_the_other(
     )
     assert response.status_code < 300, response.text
     grant = {"grant_type": "refresh_token", "refresh_token": refresh}
-    response, refused_on = until_served_by(
-        base_url, multiproc, None, revoked_on, "POST", "/auth/token", data=grant
+    response, refused_on = until_served_by_another(
+        base_url, multiproc, revoked_on, "/auth/token", data=grant
     )
     assert refused_on != revoked_on
     assert response.status_code in (400, 401), response.text
