@@ -207,6 +207,18 @@ async def test_update_of_a_missing_id_is_not_found(session: AsyncSession) -> Non
         await ProductRepository(session).update(uuid.uuid4(), {"price": 5}, expected_version=1)
 
 
+async def test_update_of_a_soft_deleted_row_is_not_found_not_stale(db: Database) -> None:
+    [gone] = await seed(db, 1)
+    async with db.session() as session:
+        await ProductRepository(session).delete(gone.id)
+
+    async with db.sessionmaker() as session:
+        repo = ProductRepository(session)
+        assert not await repo.exists(ProductRepository._pk == gone.id)
+        with pytest.raises(NotFoundError):
+            await repo.update(gone.id, {"price": 5}, expected_version=gone.version)
+
+
 async def test_concurrent_updates_with_one_expected_version_let_exactly_one_win(
     db: Database,
 ) -> None:

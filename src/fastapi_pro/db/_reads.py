@@ -57,8 +57,10 @@ class ReadRepository(Generic[ModelT]):
                 if isinstance(model, type):
                     cls.model = model
                     mapper: Mapper[Any] = inspect(model)
-                    cls._pk = mapper.primary_key[0]
-                    cls._pk_name = mapper.get_property_by_column(cls._pk).key
+                    cls._pk_name = mapper.get_property_by_column(mapper.primary_key[0]).key
+                    # The mapped attribute's column, not the table's: statements built on it
+                    # are ORM statements, which the soft-delete filter reaches.
+                    cls._pk = getattr(model, cls._pk_name).__clause_element__()
                     cls._version = mapper.version_id_col
                     cls._soft = issubclass(model, SoftDelete)
                     cls._columns = frozenset(mapper.column_attrs.keys())

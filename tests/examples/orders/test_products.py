@@ -177,14 +177,6 @@ async def test_an_update_based_on_a_stale_version_is_a_409_problem(
     assert current.json()["version"] == 2
 
 
-@pytest.mark.xfail(
-    reason=(
-        "fastapi_pro.db: Repository.update(id, expected_version=...) tells a missing row from a "
-        "stale one with exists() on the Core primary-key column, which the soft-delete filter "
-        "does not reach, so a soft-deleted row is reported as stale_version (409)."
-    ),
-    strict=True,
-)
 async def test_updating_a_deleted_product_is_a_404_problem(
     fastapi_client: httpx.AsyncClient,
     staff: User,
