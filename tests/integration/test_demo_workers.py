@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -57,13 +58,31 @@ def served_by_worker(directory: Path) -> dict[str, float]:
     return counts
 
 
+async def run_sql(url: str, sql: str) -> None:
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
 @pytest.fixture
-def demo(tmp_path: Path, postgres_database: str, redis_url: str) -> Iterator[tuple[str, Path]]:
+def demo_database(postgres_url: str) -> Iterator[str]:
+    """A database of the demo's own: other suites' tables must not be in its way."""
+    name = f"fastapi_pro_demo_{uuid.uuid4().hex[:12]}"
+    asyncio.run(run_sql(postgres_url, f'CREATE DATABASE "{name}"'))
+    base = postgres_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    yield f"{base}/{name}"
+    asyncio.run(run_sql(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def demo(tmp_path: Path, demo_database: str, redis_url: str) -> Iterator[tuple[str, Path]]:
     multiproc = tmp_path / "metrics"
     multiproc.mkdir()
     env = {
         **os.environ,
-        "FASTAPI_PRO_DATABASE__URL": postgres_database,
+        "FASTAPI_PRO_DATABASE__URL": demo_database,
         "FASTAPI_PRO_DATABASE__CURSOR_SECRET": "cursor-secret-shared-by-every-worker",
         "FASTAPI_PRO_AUTH__SECRET_KEY": "a-signing-key-shared-by-every-worker-0123",
         "FASTAPI_PRO_AUTH__TOKEN_STORE": "redis",
