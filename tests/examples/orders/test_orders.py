@@ -7,7 +7,7 @@ import pytest
 
 from examples.orders.modules.orders.models import OrderStatus
 from examples.orders.modules.users.models import User
-from fastapi_pro.testing import assert_problem
+from fastapi_pro.testing import CapturedMetrics, assert_problem
 from tests.examples.orders.helpers import HeadersFor, OrderFactory, ProductFactory
 
 STATES = list(OrderStatus)
@@ -336,3 +336,20 @@ async def test_listing_orders_costs_the_same_queries_for_one_order_or_many(
         response = await fastapi_client.get("/orders", headers=headers)
 
     assert len(response.json()["items"]) == 5
+
+
+async def test_transitions_are_measured_by_route_template(
+    fastapi_client: httpx.AsyncClient,
+    customer: User,
+    headers_for: HeadersFor,
+    make_order: OrderFactory,
+    captured_metrics: CapturedMetrics,
+) -> None:
+    order = await make_order(customer)
+
+    await fastapi_client.post(f"/orders/{order.id}/pay", headers=headers_for(customer))
+
+    requests = captured_metrics.value(
+        "http_server_request_duration_seconds_count", http_route="/orders/{order_id}/pay"
+    )
+    assert requests == 1

@@ -5,7 +5,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from examples.orders.modules.users.models import Role, User
-from fastapi_pro.testing import assert_problem
+from fastapi_pro.testing import ActAs, assert_problem
 from tests.examples.orders.helpers import PASSWORD, HeadersFor, UserFactory
 
 
@@ -127,3 +127,14 @@ async def test_a_token_of_a_deleted_account_is_refused(
     response = await fastapi_client.get("/users/me", headers=headers)
 
     assert_problem(response, 401, code="invalid_token")
+
+
+async def test_acting_as_a_user_needs_no_token(
+    fastapi_client: httpx.AsyncClient, act_as: ActAs, make_user: UserFactory
+) -> None:
+    user = await make_user(email="jo@example.com")
+    act_as(user, roles=[Role.CUSTOMER.value])
+
+    response = await fastapi_client.get("/users/me")
+
+    assert response.json()["email"] == "jo@example.com"
