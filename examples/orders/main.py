@@ -35,7 +35,8 @@ def create_app(
 
     Args:
         settings: The configuration; ``Settings()`` (``FASTAPI_PRO_*`` variables) by default.
-        password_hasher: Hashes passwords; Argon2id with pwdlib's parameters by default.
+        password_hasher: Hashes passwords; Argon2id with pwdlib's parameters by default. The
+            app owns it: its threads are stopped when the app shuts down.
     """
     settings = settings if settings is not None else Settings()
     database = Database.from_settings(settings.database)
