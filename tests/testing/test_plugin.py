@@ -339,3 +339,31 @@ def test_the_testing_guides_project_passes_on_postgresql(
     copy_docs_project(pytester)
     monkeypatch.setenv("FASTAPI_PRO_TEST_DATABASE_URL", postgres_database)
     pytester.runpytest_subprocess("-n", "2").assert_outcomes(passed=7)
+
+
+TWO_APPS_CONFTEST = """
+import pytest_asyncio
+from fastapi_pro.db import Base
+from fastapi_pro.testing import run_app
+from sampleapp import create_app
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def fastapi_app(tmp_path_factory):
+    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('{name}') / 'app.db'}"
+    async with run_app(create_app(url), database_url=url, metadata=Base.metadata) as app:
+        yield app
+"""
+
+
+def test_each_folders_app_gets_its_own_database_fixture(project: pytest.Pytester) -> None:
+    for name in ("one", "two"):
+        folder = project.mkpydir(name)
+        (folder / "conftest.py").write_text(TWO_APPS_CONFTEST.replace("{name}", name))
+        (folder / f"test_{name}.py").write_text(
+            "from fastapi_pro.db import Database\n\n"
+            "def test_database_is_this_apps(fastapi_app, fastapi_database):\n"
+            "    assert fastapi_database is Database.of(fastapi_app)\n"
+            f"    assert '{name}' in str(fastapi_database.url)\n"
+        )
+    project.runpytest_subprocess("one", "two").assert_outcomes(passed=2)

@@ -214,9 +214,13 @@ else:
         finally:
             await running.__aexit__(None, None, None)
 
-    @pytest.fixture(scope="session")
+    @pytest.fixture
     def fastapi_database(fastapi_app: FastAPI) -> Database:
-        """The app's `Database` (its lifespan registered it); fails when the app has none."""
+        """The app's `Database` (its lifespan registered it); fails when the app has none.
+
+        Function-scoped (a look-up, no cost), so that each folder overriding `fastapi_app`
+        gets its own app's database.
+        """
         from fastapi_pro.testing._database import registered_database  # noqa: PLC0415
 
         database = registered_database(fastapi_app)

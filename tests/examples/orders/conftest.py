@@ -19,7 +19,6 @@ from examples.orders.database import Model
 from examples.orders.modules.orders.models import Order, OrderLine, OrderStatus
 from examples.orders.modules.products.models import Product
 from examples.orders.modules.users.models import Role, User
-from fastapi_pro.db import Database
 from fastapi_pro.testing import run_app
 from tests.examples.orders.helpers import (
     PASSWORD_HASH,
@@ -51,16 +50,6 @@ async def fastapi_app(fastapi_database_url: str) -> AsyncIterator[FastAPI]:
     app = build_app(fastapi_database_url)
     async with run_app(app, database_url=fastapi_database_url, metadata=Model.metadata):
         yield app
-
-
-@pytest.fixture(scope="session")
-def fastapi_database(fastapi_app: FastAPI) -> Database:
-    """The app's `Database`.
-
-    Overridden only to keep it to this directory: pytest caches the plugin's session-scoped
-    fixture once per run, so another directory's app would otherwise get this one's database.
-    """
-    return Database.of(fastapi_app)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
