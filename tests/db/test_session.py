@@ -147,6 +147,26 @@ async def test_an_unreachable_database_is_a_503(unused_tcp_port: int) -> None:
     assert "nobody" not in response.text
 
 
+async def test_an_exhausted_pool_is_a_503(tmp_path: Any) -> None:
+    db = Database(
+        f"sqlite+aiosqlite:///{tmp_path / 'pool.db'}",
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=0.05,
+    )
+    await db.create_all(Product.metadata)
+    app = make_app(db)
+    async with LifespanManager(app) as manager, db.engine.connect() as held:
+        await held.execute(text("SELECT 1"))  # the pool's only connection, kept busy
+        transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            response = await client.post("/products/a")
+
+    assert response.status_code == 503
+    assert response.json()["code"] == "database_unavailable"
+    assert response.headers["retry-after"] == "1"
+
+
 async def test_a_cancelled_request_returns_its_connection(db: Database) -> None:
     app = make_app(db)
     async with LifespanManager(app) as manager:

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -174,6 +175,7 @@ class Database:
             except (
                 DBAPIError,
                 StaleDataError,
+                PoolTimeoutError,
             ) as error:  # the caller's own errors pass as they are
                 raise_translated(error)
             try:

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn, TypeVar
 
 from sqlalchemy.exc import DBAPIError, InterfaceError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 
 from fastapi_pro.errors import (
@@ -166,7 +167,8 @@ def translate_error(error: BaseException) -> AppError | None:
     """
     if isinstance(error, StaleDataError):
         return StaleVersionError("The row was changed by someone else; reload it and retry.")
-    if isinstance(error, OSError | ConnectionError):
+    if isinstance(error, OSError | ConnectionError | PoolTimeoutError):
+        # PoolTimeoutError: every pooled connection stayed busy for pool_timeout seconds.
         return DatabaseUnavailableError(_DETAIL[DatabaseUnavailableError], retry_after=1)
     if not isinstance(error, DBAPIError):
         return None
