@@ -1,0 +1,174 @@
+"""The ``fastapi-pro`` command.
+
+```console
+$ fastapi-pro demo                 # seed and serve the orders example on SQLite
+$ fastapi-pro new my-service       # generate a service in ./my-service
+```
+
+Only the standard library is loaded until a subcommand runs, so ``--help`` and argument
+errors are instant and never need an optional extra. Mistakes in the arguments exit with
+status 2, a command that cannot go on exits with status 1, each with a one-line message and
+no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from fastapi_pro.__about__ import __version__
+
+PROG = "fastapi-pro"
+
+
+class CommandError(Exception):
+    """A command that cannot go on; `main` prints the message and exits with status 1."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``fastapi-pro`` with ``argv`` (the process's arguments when omitted).
+
+    Returns:
+        The exit status: 0 on success, 1 when the command failed, 2 for bad arguments.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    run: Callable[[argparse.Namespace], None] = args.run
+    try:
+        run(args)
+    except CommandError as error:
+        print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``fastapi-pro`` and its subcommands."""
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Tools for FastAPI services built with fastapi-pro."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_demo(commands)
+    _add_new(commands)
+    return parser
+
+
+def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    demo = commands.add_parser(
+        "demo",
+        help="seed and serve the orders example service",
+        description=(
+            "Serve the orders example (users, products, orders) with demo accounts and "
+            "products, and print how to sign in. The database is created and seeded first; "
+            "seeding again adds nothing. Needs uvicorn: pip install 'fastapi-pro[demo]'."
+        ),
+    )
+    demo.add_argument("--host", default="127.0.0.1", help="interface to bind (%(default)s)")
+    demo.add_argument("--port", type=_port, default=8000, help="port to listen on (%(default)s)")
+    demo.add_argument(
+        "--database-url",
+        metavar="URL",
+        help=(
+            "database URL, e.g. postgresql://user@host/db (default: the "
+            "FASTAPI_PRO_DATABASE__URL setting, from the environment or .env, else the "
+            "SQLite file ./app.db)"
+        ),
+    )
+    demo.add_argument("--workers", type=_positive, default=1, help="worker processes (%(default)s)")
+    demo.set_defaults(run=_run_demo)
+
+
+def _add_new(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    new = commands.add_parser(
+        "new",
+        help="generate a new service",
+        description=(
+            "Generate a service in the modular layout of the orders example: an `items` "
+            "module, tests on the pytest plugin, Alembic migrations, ruff and mypy strict "
+            "configuration, a Dockerfile and a README saying how to run it."
+        ),
+    )
+    new.add_argument(
+        "name",
+        metavar="NAME",
+        type=_project_name,
+        help="distribution name, e.g. my-service (the package is its snake_case: my_service)",
+    )
+    new.add_argument(
+        "--directory",
+        metavar="DIR",
+        type=Path,
+        help="where to generate it, missing or empty (default: ./NAME)",
+    )
+    new.add_argument(
+        "--fastapi-pro-source",
+        metavar="PATH",
+        type=Path,
+        help="take fastapi-pro from this local checkout ([tool.uv.sources]) instead of an index",
+    )
+    new.set_defaults(run=_run_new)
+
+
+def _run_demo(args: argparse.Namespace) -> None:
+    from fastapi_pro._demo import DemoOptions, serve  # noqa: PLC0415 - loaded on use
+
+    serve(
+        DemoOptions(
+            host=args.host, port=args.port, database_url=args.database_url, workers=args.workers
+        )
+    )
+
+
+def _run_new(args: argparse.Namespace) -> None:
+    from fastapi_pro._scaffold import generate, next_steps  # noqa: PLC0415 - loaded on use
+
+    directory: Path = args.directory or Path(args.name.project)
+    source: Path | None = args.fastapi_pro_source
+    try:
+        written = generate(args.name, directory, fastapi_pro_source=source)
+    except (FileExistsError, NotADirectoryError, ValueError) as error:
+        raise CommandError(str(error)) from None
+    print(f"Created {args.name.project} in {directory} ({len(written)} files).")
+    print(next_steps(args.name, directory))
+
+
+def _project_name(value: str) -> object:
+    from fastapi_pro._scaffold import ProjectName  # noqa: PLC0415 - loaded on use
+
+    try:
+        return ProjectName.parse(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _positive(value: str) -> int:
+    number = _integer(value)
+    if number < 1:
+        msg = f"{value!r} is not a whole number of 1 or more."
+        raise argparse.ArgumentTypeError(msg)
+    return number
+
+
+def _port(value: str) -> int:
+    number = _integer(value)
+    if not 0 <= number <= 65535:  # noqa: PLR2004 - the TCP port range
+        msg = f"{value!r} is not a TCP port (0 to 65535)."
+        raise argparse.ArgumentTypeError(msg)
+    return number
+
+
+def _integer(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        msg = f"{value!r} is not a whole number."
+        raise argparse.ArgumentTypeError(msg) from None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,403 @@
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from fastapi_pro._demo import APP_FACTORY, DemoOptions, serve
+from fastapi_pro._scaffold import ProjectName
+from fastapi_pro.cli import main
+
+REPO = Path(__file__).parents[1]
+
+GENERATED = {
+    ".dockerignore",
+    ".env.example",
+    ".gitignore",
+    "Dockerfile",
+    "README.md",
+    "alembic.ini",
+    "migrations/env.py",
+    "migrations/script.py.mako",
+    "migrations/versions/0001_create_items.py",
+    "pyproject.toml",
+    "src/my_service/__init__.py",
+    "src/my_service/database.py",
+    "src/my_service/dev_token.py",
+    "src/my_service/main.py",
+    "src/my_service/models.py",
+    "src/my_service/modules/__init__.py",
+    "src/my_service/modules/items/__init__.py",
+    "src/my_service/modules/items/models.py",
+    "src/my_service/modules/items/repository.py",
+    "src/my_service/modules/items/router.py",
+    "src/my_service/modules/items/schemas.py",
+    "src/my_service/modules/items/service.py",
+    "tests/__init__.py",
+    "tests/test_app.py",
+    "tests/test_items.py",
+    "tests/test_migrations.py",
+}
+
+
+def files_under(root: Path) -> set[str]:
+    return {path.relative_to(root).as_posix() for path in root.rglob("*") if path.is_file()}
+
+
+def pyproject_of(project: Path) -> dict[str, Any]:
+    return tomllib.loads((project / "pyproject.toml").read_text())
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+def test_help_lists_both_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "demo" in out
+    assert "new" in out
+
+
+def test_demo_help_names_its_options_and_the_extra(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--help"])
+
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for option in ("--host", "--port", "--database-url", "--workers", "fastapi-pro[demo]"):
+        assert option in out
+
+
+def test_the_command_loads_no_web_or_database_library_before_a_subcommand_runs() -> None:
+    code = (
+        "import sys; from fastapi_pro.cli import build_parser; build_parser(); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} "
+        "& {'fastapi', 'pydantic', 'sqlalchemy', 'starlette', 'uvicorn'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("bad name!", "is not a valid project name"),
+        ("_private", "is not a valid project name"),
+        ("trailing.", "is not a valid project name"),
+        ("3d-shop", "which Python cannot import"),
+        ("class", "which Python cannot import"),
+        ("json", "would shadow"),
+        ("fastapi-pro", "would shadow"),
+        ("Tests", "would shadow"),
+    ],
+)
+def test_an_invalid_name_is_a_usage_error(
+    name: str, reason: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["new", name, "--directory", str(tmp_path / "out")])
+
+    assert exit_info.value.code == 2
+    assert reason in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_invalid_name_exits_2_with_one_message_and_no_traceback(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "fastapi_pro.cli", "new", "bad name!"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    assert "fastapi-pro new: error: argument NAME: 'bad name!' is not a valid" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_non_empty_directory_is_refused_and_left_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+
+    status = main(["new", "my-service", "--directory", str(tmp_path)])
+
+    assert status == 1
+    err = capsys.readouterr().err
+    assert err.startswith("fastapi-pro new: error: ")
+    assert "already exists and is not empty; nothing was written" in err
+    assert "Traceback" not in err
+    assert files_under(tmp_path) == {"notes.txt"}
+
+
+def test_a_file_in_place_of_the_directory_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "taken"
+    target.write_text("")
+
+    assert main(["new", "my-service", "--directory", str(target)]) == 1
+    assert "is a file" in capsys.readouterr().err
+
+
+def test_a_source_that_is_not_a_fastapi_pro_checkout_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(
+        ["new", "my-service", "--directory", str(tmp_path / "out"), "--fastapi-pro-source", "/"]
+    )
+
+    assert status == 1
+    assert "is not a fastapi-pro checkout" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_project_names_derive_the_package_and_title() -> None:
+    name = ProjectName.parse("My.Cool_Service")
+
+    assert (name.project, name.package, name.title) == (
+        "my-cool-service",
+        "my_cool_service",
+        "My Cool Service",
+    )
+
+
+# -- what `new` writes -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def generated(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    project = tmp_path / "my-service"
+    assert main(["new", "my-service", "--directory", str(project)]) == 0
+    assert "uv run pytest" in capsys.readouterr().out
+    return project
+
+
+def test_new_writes_the_service_layout(generated: Path) -> None:
+    assert files_under(generated) == GENERATED
+
+
+def test_new_leaves_no_template_marker_behind(generated: Path) -> None:
+    for relative in files_under(generated):
+        text = (generated / relative).read_text()
+        assert "{{" not in text, relative
+        assert "__package__" not in relative
+        assert not relative.endswith(".tmpl")
+
+
+def test_new_names_the_project_and_its_package_everywhere(generated: Path) -> None:
+    pyproject = pyproject_of(generated)
+    main_module = (generated / "src/my_service/main.py").read_text()
+
+    assert pyproject["project"]["name"] == "my-service"
+    assert pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"] == ["src/my_service"]
+    assert pyproject["tool"]["pytest"]["ini_options"]["fastapi_pro_app"] == (
+        "my_service.main:create_app"
+    )
+    assert 'FastAPI(title="My Service"' in main_module
+    assert "from my_service.modules.items.router import router" in main_module
+    assert "my_service.main:create_app" in (generated / "Dockerfile").read_text()
+    assert "python -m my_service.dev_token" in (generated / "README.md").read_text()
+
+
+def test_the_generated_python_compiles(generated: Path) -> None:
+    for path in generated.rglob("*.py"):
+        compile(path.read_text(), str(path), "exec")
+
+
+def test_without_a_source_fastapi_pro_comes_from_an_index(generated: Path) -> None:
+    pyproject = pyproject_of(generated)
+
+    assert "uv" not in pyproject["tool"]
+    assert pyproject["project"]["dependencies"][0].startswith("fastapi-pro[postgres,redis]>=")
+
+
+def test_a_source_checkout_becomes_an_editable_uv_source(tmp_path: Path) -> None:
+    project = tmp_path / "svc"
+
+    status = main(["new", "svc-api", "--directory", str(project), "--fastapi-pro-source", "."])
+
+    assert status == 0
+    source = pyproject_of(project)["tool"]["uv"]["sources"]["fastapi-pro"]
+    assert source == {"path": str(Path.cwd().resolve()), "editable": True}
+
+
+def test_an_empty_existing_directory_is_used(tmp_path: Path) -> None:
+    assert main(["new", "my-service", "--directory", str(tmp_path)]) == 0
+    assert files_under(tmp_path) == GENERATED
+
+
+# -- demo ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def restored_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """The demo exports variables for its workers: put the environment back afterwards."""
+    monkeypatch.chdir(tmp_path)  # no .env of the developer's
+    saved = dict(os.environ)
+    for name in [name for name in os.environ if name.startswith("FASTAPI_PRO_")]:
+        del os.environ[name]
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+class FakeServer:
+    """Stands in for ``uvicorn.run``: records what it was asked to serve, and the environment."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.environ: dict[str, str] = {}
+        self.metrics_dir_existed = False
+
+    def run(self, app: str, **options: Any) -> None:
+        self.calls.append((app, options))
+        self.environ = dict(os.environ)
+        metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        self.metrics_dir_existed = metrics_dir is not None and Path(metrics_dir).is_dir()
+
+
+def tables_of(database: Path) -> set[str]:
+    with sqlite3.connect(database) as connection:
+        return {name for (name,) in connection.execute("SELECT name FROM sqlite_master")}
+
+
+def rows(database: Path, table: str) -> int:
+    with sqlite3.connect(database) as connection:
+        (count,) = connection.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608
+    return int(count)
+
+
+@pytest.mark.usefixtures("restored_environ")
+def test_the_demo_seeds_once_and_serves_the_example_factory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = FakeServer()
+    monkeypatch.setattr(uvicorn, "run", server.run)
+    database = tmp_path / "demo.db"
+    options = DemoOptions(port=8321, database_url=f"sqlite:///{database}")
+
+    serve(options)
+    first = capsys.readouterr().out
+    serve(options)
+    second = capsys.readouterr().out
+
+    assert (rows(database, "users"), rows(database, "products")) == (2, 4)
+    assert "user alice@example.com" in first
+    assert "nothing new" in second
+    assert "http://127.0.0.1:8321/docs, press Authorize" in second
+    assert "bob@example.com      password bob-password" in second
+    app, run_options = server.calls[-1]
+    assert (app, run_options["factory"], run_options["workers"]) == (APP_FACTORY, True, 1)
+    assert server.environ["FASTAPI_PRO_DATABASE__URL"] == f"sqlite+aiosqlite:///{database}"
+    assert len(server.environ["FASTAPI_PRO_AUTH__SECRET_KEY"]) >= 32
+
+
+@pytest.mark.usefixtures("restored_environ")
+def test_several_workers_share_the_token_store_and_the_metrics(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = FakeServer()
+    monkeypatch.setattr(uvicorn, "run", server.run)
+    database = tmp_path / "demo.db"
+
+    serve(DemoOptions(database_url=f"sqlite+aiosqlite:///{database}", workers=2))
+
+    assert server.calls[-1][1]["workers"] == 2
+    assert server.environ["FASTAPI_PRO_AUTH__TOKEN_STORE"] == "database"
+    # created before the workers start, so they do not race to create them
+    assert "fastapi_pro_refresh_families" in tables_of(database)
+    assert server.metrics_dir_existed
+    assert not Path(server.environ["PROMETHEUS_MULTIPROC_DIR"]).exists()  # removed after
+
+
+@pytest.mark.usefixtures("restored_environ")
+def test_the_demo_keeps_a_configured_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    server = FakeServer()
+    monkeypatch.setattr(uvicorn, "run", server.run)
+    os.environ["FASTAPI_PRO_AUTH__SECRET_KEY"] = "k" * 40
+    os.environ["FASTAPI_PRO_DATABASE__URL"] = f"sqlite+aiosqlite:///{tmp_path / 'env.db'}"
+
+    serve(DemoOptions())
+
+    assert server.environ["FASTAPI_PRO_AUTH__SECRET_KEY"] == "k" * 40
+    assert rows(tmp_path / "env.db", "products") == 4
+
+
+@pytest.mark.usefixtures("restored_environ")
+def test_an_unparsable_database_url_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["demo", "--database-url", "not a url"])
+
+    assert status == 1
+    assert "is not a database URL" in capsys.readouterr().err
+
+
+def test_python_dash_m_examples_orders_is_the_demo_command() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "examples.orders", "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    assert result.stdout.startswith("usage: fastapi-pro demo")
+
+
+# -- the generated project's own suite -------------------------------------------------------
+
+
+def uv_command() -> list[str]:
+    found = shutil.which("uv")
+    if found:
+        return [found]
+    for python in ("python3", sys.executable):
+        probe = subprocess.run([python, "-m", "uv", "--version"], capture_output=True, check=False)
+        if probe.returncode == 0:
+            return [python, "-m", "uv"]
+    pytest.skip("uv is not installed (python3 -m pip install uv); .ci/check-new-project needs it")
+
+
+@pytest.mark.slow
+def test_the_generated_projects_tests_pass(tmp_path: Path) -> None:
+    """Its ruff, mypy and migration checks run in .ci/check-new-project."""
+    project = tmp_path / "gen-check"
+    assert (
+        main(["new", "gen-check", "--directory", str(project), "--fastapi-pro-source", str(REPO)])
+        == 0
+    )
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("FASTAPI_PRO_", "VIRTUAL_ENV", "PYTEST_", "UV_PROJECT"))
+    }
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+
+    result = subprocess.run(
+        [*uv_command(), "run", "--quiet", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " passed" in result.stdout
