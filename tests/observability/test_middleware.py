@@ -127,6 +127,19 @@ async def test_a_route_of_a_mounted_app_gets_the_mount_prefix(
     assert value(metrics, f"{DURATION}_count", http_route="/shop/items/{item_id}") == 1
 
 
+async def test_plain_starlette_routes_such_as_the_docs_get_their_template(
+    metrics: Metrics, spans: Spans
+) -> None:
+    async with client_for(make_app(metrics, spans)) as client:
+        assert (await client.get("/docs")).status_code == 200
+        assert (await client.get("/openapi.json")).status_code == 200
+
+    assert value(metrics, f"{DURATION}_count", http_route="/docs") == 1
+    assert value(metrics, f"{DURATION}_count", http_route="/openapi.json") == 1
+    assert value(metrics, f"{DURATION}_count", http_route=UNMATCHED) == 0
+    assert {s.name for s in spans.all()} == {"GET /docs", "GET /openapi.json"}
+
+
 async def test_random_unknown_paths_share_one_route_label(metrics: Metrics, spans: Spans) -> None:
     async with client_for(make_app(metrics, spans)) as client:
         for _ in range(1000):

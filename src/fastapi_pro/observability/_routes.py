@@ -17,12 +17,20 @@ _EFFECTIVE_CONTEXT = "effective_route_context"
 
 
 def _templates(app: Any) -> dict[int, set[str]]:
-    """Map each route object of ``app`` to its full template(s), router prefixes included."""
+    """Map each route object of ``app`` to its full template(s), router prefixes included.
+
+    Plain Starlette routes (the docs pages, say) leave no ``scope["route"]``, only their
+    endpoint: they are mapped by their endpoint too.
+    """
     found: dict[int, set[str]] = {}
     for context in iter_route_contexts(getattr(app, "routes", ())):
         template = context.path_format
         if template is not None:
-            found.setdefault(id(context.original_route), set()).add(template)
+            route = context.original_route
+            found.setdefault(id(route), set()).add(template)
+            endpoint = getattr(route, "endpoint", None)
+            if endpoint is not None:
+                found.setdefault(id(endpoint), set()).add(template)
     return found
 
 
@@ -51,7 +59,7 @@ class RouteTemplates:
 
     def resolve(self, scope: Scope, outer_root_path: str) -> str:
         """Return the full template of the route that served ``scope``, or `UNMATCHED`."""
-        route = scope.get("route")
+        route = scope.get("route") or scope.get("endpoint")
         if route is None:
             return UNMATCHED
         prefix: str = scope.get("root_path", "")[len(outer_root_path) :]
