@@ -162,3 +162,16 @@ async def test_retry_transaction_does_not_retry_other_errors() -> None:
     with pytest.raises(UniqueViolationError):
         await retry_transaction(fails, backoff=0)
     assert calls == 1
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("postgresql://app@db.internal/app", "postgresql+asyncpg"),
+        ("postgres://app@db.internal/app", "postgresql+asyncpg"),
+        ("sqlite:///./local.db", "sqlite+aiosqlite"),
+        ("postgresql+asyncpg://app@db.internal/app", "postgresql+asyncpg"),
+    ],
+)
+def test_a_url_without_a_driver_gets_the_async_one(given: str, used: str) -> None:
+    assert Database(given).url.drivername == used

@@ -33,6 +33,20 @@ STATE_KEY = "fastapi_pro_database"
 
 DEFAULT_URL = "sqlite+aiosqlite:///./app.db"
 
+# Plain URLs (``postgresql://``, as most platforms hand them out) get the async driver.
+_ASYNC_DRIVERS = {
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+}
+
+
+def async_url(url: str | URL) -> URL:
+    """``url`` with the async driver of its backend when it names none (asyncpg, aiosqlite)."""
+    parsed = make_url(url)
+    driver = _ASYNC_DRIVERS.get(parsed.drivername)
+    return parsed if driver is None else parsed.set(drivername=driver)
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, memory: bool) -> None:
     cursor = dbapi_connection.cursor()
@@ -54,7 +68,8 @@ class Database:
         ```
 
     Args:
-        url: SQLAlchemy async URL; SQLite (aiosqlite) by default.
+        url: SQLAlchemy async URL; SQLite (aiosqlite) by default. A URL without a driver
+            (``postgresql://...``, ``sqlite:///...``) gets the async one (asyncpg, aiosqlite).
         echo: Log every statement.
         pool_size: Connections kept open (ignored for in-memory SQLite).
         max_overflow: Extra connections allowed under load.
@@ -79,7 +94,7 @@ class Database:
         cursor_key: bytes | None = None,
         engine_options: dict[str, Any] | None = None,
     ) -> None:
-        self.url = make_url(url)
+        self.url = async_url(url)
         options: dict[str, Any] = {"echo": echo, "pool_pre_ping": pool_pre_ping}
         sqlite = self.url.get_backend_name() == "sqlite"
         memory = sqlite and self.url.database in (None, "", ":memory:")

@@ -12,23 +12,10 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from fastapi_pro.db._database import STATE_KEY, Database
+from fastapi_pro.db._database import STATE_KEY, Database, async_url
 from fastapi_pro.testing._extras import require
 
-_DRIVERS = {"postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
-_SQLITE = "sqlite+aiosqlite"
 _SAFE_NAME = re.compile(r"[^a-z0-9_]")
-
-
-def async_url(url: str | URL) -> URL:
-    """``url`` with the async driver fastapi-pro uses for its backend (asyncpg, aiosqlite)."""
-    parsed = make_url(url)
-    backend = parsed.get_backend_name()
-    if parsed.drivername in _DRIVERS:
-        return parsed.set(drivername=_DRIVERS[parsed.drivername])
-    if backend == "sqlite" and parsed.drivername == "sqlite":
-        return parsed.set(drivername=_SQLITE)
-    return parsed
 
 
 def same_database(left: str | URL, right: str | URL) -> bool:
