@@ -144,7 +144,23 @@ def test_from_settings_turns_on_multiprocess_mode_from_the_variable(
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     assert Metrics.from_settings(Settings()).multiprocess_dir is None
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
-    assert Metrics.from_settings(Settings()).multiprocess_dir == str(tmp_path)
+    # This process imported prometheus-client without the variable, so its samples could not
+    # be shared: multiprocess mode is refused rather than silently left in memory.
+    with pytest.raises(RuntimeError, match="before the process starts"):
+        Metrics.from_settings(Settings())
+
+
+def test_multiprocess_mode_from_a_dotenv_file_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from fastapi_pro import Settings  # noqa: PLC0415 - only this test reads settings
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    (tmp_path / ".env").write_text(f"PROMETHEUS_MULTIPROC_DIR={tmp_path}\n")
+    assert Settings().prometheus_multiproc_dir == str(tmp_path)
+    with pytest.raises(RuntimeError, match=r"a \.env file is read too late"):
+        Metrics.from_settings(Settings())
 
 
 async def test_the_metrics_token_must_come_as_a_bearer_token(metrics: Metrics) -> None:

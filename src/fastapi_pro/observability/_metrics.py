@@ -6,6 +6,7 @@ import hmac
 import ipaddress
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -69,6 +70,26 @@ class _PoolCollector(Collector):
         yield from families.values()
 
 
+def _check_multiprocess_environment(directory: str) -> None:
+    """Refuse multiprocess mode that prometheus-client did not enable: samples would be lost.
+
+    prometheus-client picks its storage once, at import, from the process environment; a
+    ``PROMETHEUS_MULTIPROC_DIR`` read from a ``.env`` file (or set later) never reaches it.
+    """
+    from prometheus_client import values  # noqa: PLC0415 - only in multiprocess mode
+
+    exported = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    enabled = getattr(values.ValueClass, "_multiprocess", False)
+    if not enabled or exported is None or Path(exported).resolve() != Path(directory).resolve():
+        msg = (
+            f"Multiprocess metrics in {directory!r} need PROMETHEUS_MULTIPROC_DIR={directory} "
+            "in the process environment before the process starts (prometheus-client reads it "
+            "once, at import; a .env file is read too late). Export it in the shell, the "
+            "container or the service manager."
+        )
+        raise RuntimeError(msg)
+
+
 class Metrics:
     """The Prometheus metrics of one app, in a registry of their own.
 
@@ -103,6 +124,7 @@ class Metrics:
             self.registry.register(local)
             self.http = local
         else:
+            _check_multiprocess_environment(multiprocess_dir)
             self.http = SharedHttpMetrics(self.registry, duration_buckets, size_buckets)
         self._pools: dict[str, Any] = {}
         self.registry.register(_PoolCollector(self._pools))
