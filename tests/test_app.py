@@ -679,7 +679,7 @@ async def test_user_loader_goes_to_the_auth_it_builds(database_url: str) -> None
     assert components.auth is not None
     assert components.auth.user_loader is load
 
-    with pytest.raises(ValueError, match="give the loader to your Auth"):
+    with pytest.raises(ValueError, match="give them to your Auth"):
         setup(make_app(), make_settings(database_url), auth=components.auth, user_loader=load)
 
 

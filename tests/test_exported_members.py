@@ -40,6 +40,7 @@ PUBLIC = {
         "OptionalUser",
         "PasswordHasher",
         "Principal",
+        "PrincipalReloader",
         "RedisTokenStore",
         "RotationResult",
         "SqlTokenStore",

@@ -19,6 +19,7 @@ from examples.orders.modules.users.router import router as users_router
 from examples.orders.modules.users.service import (
     HASHER_STATE_KEY,
     password_login,
+    reload_principal,
     user_loader,
 )
 from fastapi_pro import Settings, setup
@@ -56,6 +57,7 @@ def create_app(
         settings,
         database=database,
         user_loader=user_loader(database, hasher),
+        reload_principal=reload_principal(database, hasher),
         metadata=Model.metadata,  # creates missing tables at start-up; use migrations in earnest
         token_url=TOKEN_URL,
     )

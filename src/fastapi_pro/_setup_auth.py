@@ -13,6 +13,7 @@ from fastapi_pro.auth import (
     Key,
     KeyConfigError,
     KeyRing,
+    PrincipalReloader,
     Tokens,
     TokenStore,
     UserLoader,
@@ -51,6 +52,7 @@ def build_auth(
     database: Database | None,
     redis: Redis | None,
     user_loader: UserLoader | None,
+    reload_principal: PrincipalReloader | None = None,
 ) -> Auth:
     """`Auth` from the ``auth`` section: its key, token lifetimes and token store."""
     config = settings.auth
@@ -65,6 +67,7 @@ def build_auth(
     return Auth(
         tokens,
         user_loader=user_loader,
+        reload_principal=reload_principal,
         store=_token_store(settings, database, redis),
         check_denylist=config.check_denylist,
     )

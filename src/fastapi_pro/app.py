@@ -31,7 +31,7 @@ from starlette.types import ASGIApp
 
 from fastapi_pro._lifespan import Step, compose_lifespan, step
 from fastapi_pro._setup_auth import build_auth, redis_client
-from fastapi_pro.auth import Auth, SqlTokenStore, UserLoader
+from fastapi_pro.auth import Auth, PrincipalReloader, SqlTokenStore, UserLoader
 from fastapi_pro.db import Database
 from fastapi_pro.errors import install_error_handlers
 from fastapi_pro.health import Health, database_check, redis_check
@@ -105,6 +105,7 @@ def setup(
     metadata: MetaData | None = None,
     auth: bool | Auth = True,
     user_loader: UserLoader | None = None,
+    reload_principal: PrincipalReloader | None = None,
     token_url: str | None = None,
     health: bool | Health = True,
     metrics_route: bool = True,
@@ -133,6 +134,7 @@ def setup(
             services run migrations), and the `SqlTokenStore` tables when that store is used.
         auth: Install an `Auth` built from ``settings.auth``, or this one.
         user_loader: The `Auth`'s user loader, for ``CurrentUser``.
+        reload_principal: The `Auth`'s check of an identity's current grants at each refresh.
         token_url: The password-flow token endpoint, so Swagger UI's Authorize button logs in.
         health: Serve the liveness, readiness and startup probes of a `Health` built from
             ``settings.health``, or of this one; the database and Redis checks are added to it
@@ -168,6 +170,7 @@ def setup(
         database=database,
         auth=auth,
         user_loader=user_loader,
+        reload_principal=reload_principal,
         health=health,
     )
     if errors:
@@ -201,10 +204,14 @@ def _build(
     database: bool | Database,
     auth: bool | Auth,
     user_loader: UserLoader | None,
+    reload_principal: PrincipalReloader | None,
     health: bool | Health,
 ) -> Components:
-    if isinstance(auth, Auth) and user_loader is not None:
-        msg = "setup() got both auth=Auth(...) and user_loader=; give the loader to your Auth."
+    if isinstance(auth, Auth) and (user_loader or reload_principal) is not None:
+        msg = (
+            "setup() got both auth=Auth(...) and user_loader= or reload_principal=; give "
+            "them to your Auth."
+        )
         raise ValueError(msg)
     db = database if isinstance(database, Database) else None
     if database is True:
@@ -212,7 +219,7 @@ def _build(
     redis = redis_client(settings)
     app_auth = auth if isinstance(auth, Auth) else None
     if auth is True:
-        app_auth = build_auth(settings, db, redis, user_loader)
+        app_auth = build_auth(settings, db, redis, user_loader, reload_principal)
     app_metrics, provider = None, None
     if observability:  # the middleware feeds both: without it, neither is built
         app_metrics = metrics if isinstance(metrics, Metrics) else None

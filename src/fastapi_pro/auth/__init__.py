@@ -18,7 +18,7 @@ imported on first use, so a missing optional dependency never breaks ``import fa
 from typing import TYPE_CHECKING, Any
 
 from fastapi_pro.auth._api_keys import ApiKeyRecord, ApiKeys, ApiKeyStore, InMemoryApiKeyStore
-from fastapi_pro.auth._auth import Auth, TokenPair, UserLoader
+from fastapi_pro.auth._auth import Auth, PrincipalReloader, TokenPair, UserLoader
 from fastapi_pro.auth._dependencies import (
     ApiKeyOrBearer,
     CurrentPrincipal,
@@ -93,6 +93,7 @@ __all__ = [
     "OptionalUser",
     "PasswordHasher",
     "Principal",
+    "PrincipalReloader",
     "RedisTokenStore",
     "RotationResult",
     "SqlTokenStore",

@@ -6,7 +6,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +25,10 @@ STATE_KEY = "fastapi_pro_auth"
 
 UserLoader = Callable[[Principal], Awaitable[Any]]
 """``async (principal) -> user | None``: finds the app's user for a verified identity."""
+
+PrincipalReloader = Callable[[Principal], Awaitable[Principal | None]]
+"""``async (principal) -> principal | None``: the identity's current grants, or ``None`` to
+refuse it (a deleted or disabled account)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +58,12 @@ class Auth:
         api_keys: Enables API keys for `ApiKeyOrBearer` and ``require_scopes(api_key=True)``.
         check_denylist: Also refuse access tokens whose ``jti`` was revoked (one store lookup
             per request).
+        reload_principal: Called at every refresh with the identity the refresh token
+            carries; returns its current grants, or ``None`` to refuse the refresh and revoke
+            the session. A refresh never widens grants: the new tokens get the scopes and
+            roles present both in the refresh token and in what this returns, so a demoted
+            user loses a role at the next refresh, not when the session expires. Without it,
+            a refresh is refused when ``user_loader`` no longer finds the user.
     """
 
     def __init__(
@@ -64,9 +74,11 @@ class Auth:
         store: TokenStore | None = None,
         api_keys: ApiKeys | None = None,
         check_denylist: bool = False,
+        reload_principal: PrincipalReloader | None = None,
     ) -> None:
         self.tokens = tokens
         self.user_loader = user_loader
+        self.reload_principal = reload_principal
         self.store: TokenStore = store or InMemoryTokenStore()
         self.api_keys = api_keys
         self.check_denylist = check_denylist
@@ -182,8 +194,26 @@ class Auth:
         )
         if result != "rotated":
             raise InvalidTokenError(self.realm)
-        principal = self.tokens.to_principal(claims)
+        principal = await self._current(self.tokens.to_principal(claims))
+        if principal is None:  # the account is gone or disabled: end this session for good
+            await self.store.revoke_family(claims["fam"])
+            raise InvalidTokenError(self.realm)
         return self._pair(principal, claims["fam"], new_id)
+
+    async def _current(self, principal: Principal) -> Principal | None:
+        """``principal`` with today's grants (never more than it had), or ``None``."""
+        if self.reload_principal is not None:
+            current = await self.reload_principal(principal)
+            if current is None or current.subject != principal.subject:
+                return None
+            return replace(
+                principal,
+                scopes=principal.scopes & current.scopes,
+                roles=principal.roles & current.roles,
+            )
+        if self.user_loader is not None and await self.user_loader(principal) is None:
+            return None
+        return principal
 
     async def logout(self, refresh_token: str) -> None:
         """Revoke the family of ``refresh_token`` (this session only).

@@ -89,6 +89,46 @@ async def test_a_staff_login_carries_the_staff_role(
     assert created.status_code == 201
 
 
+async def test_a_staff_member_moved_to_customer_loses_the_role_at_the_next_refresh(
+    fastapi_client: httpx.AsyncClient, fastapi_session: AsyncSession, make_user: UserFactory
+) -> None:
+    user = await make_user(Role.STAFF, email="kim@example.com")
+    login = await fastapi_client.post(
+        "/auth/token", data={"username": "kim@example.com", "password": PASSWORD}
+    )
+    user.role = Role.CUSTOMER
+    await fastapi_session.commit()
+
+    refreshed = await fastapi_client.post(
+        "/auth/token",
+        data={"grant_type": "refresh_token", "refresh_token": login.json()["refresh_token"]},
+    )
+    headers = {"Authorization": f"Bearer {refreshed.json()['access_token']}"}
+    created = await fastapi_client.post(
+        "/products", json={"sku": "KIM-1", "name": "Desk", "price_cents": 100}, headers=headers
+    )
+
+    assert_problem(created, 403)
+
+
+async def test_a_deleted_account_cannot_refresh(
+    fastapi_client: httpx.AsyncClient, fastapi_session: AsyncSession, make_user: UserFactory
+) -> None:
+    user = await make_user(email="lee@example.com")
+    login = await fastapi_client.post(
+        "/auth/token", data={"username": "lee@example.com", "password": PASSWORD}
+    )
+    await fastapi_session.delete(user)
+    await fastapi_session.commit()
+
+    refreshed = await fastapi_client.post(
+        "/auth/token",
+        data={"grant_type": "refresh_token", "refresh_token": login.json()["refresh_token"]},
+    )
+
+    assert_problem(refreshed, 400, code="invalid_grant")
+
+
 async def test_a_wrong_password_and_an_unknown_email_fail_alike(
     fastapi_client: httpx.AsyncClient, make_user: UserFactory
 ) -> None:

@@ -11,7 +11,7 @@ from starlette.requests import HTTPConnection
 from examples.orders.modules.users.models import Role, User
 from examples.orders.modules.users.repository import UserRepository
 from examples.orders.modules.users.schemas import UserCreate
-from fastapi_pro.auth import PasswordHasher, Principal, UserLoader
+from fastapi_pro.auth import PasswordHasher, Principal, PrincipalReloader, UserLoader
 from fastapi_pro.db import Database, UniqueViolationError
 from fastapi_pro.errors import ConflictError
 
@@ -91,6 +91,20 @@ def user_loader(database: Database, hasher: PasswordHasher) -> UserLoader:
             return await UserService(UserRepository(session), hasher).load(principal)
 
     return load_user
+
+
+def reload_principal(database: Database, hasher: PasswordHasher) -> PrincipalReloader:
+    """The check behind every token refresh: the account's current role, or ``None`` if gone.
+
+    A staff member moved back to customer loses the staff role at the next refresh.
+    """
+    load_user = user_loader(database, hasher)
+
+    async def reload(principal: Principal) -> Principal | None:
+        user = await load_user(principal)
+        return None if user is None else principal_for(user)
+
+    return reload
 
 
 def password_login(
