@@ -651,6 +651,23 @@ async def test_without_a_secret_development_signs_with_a_random_process_key(
     assert "auth.secret_key (FASTAPI_PRO_AUTH__SECRET_KEY) is not set" in caplog.text
 
 
+@pytest.mark.parametrize(("token", "warned"), [(None, True), ("scrape-secret", False)])
+def test_production_warns_about_metrics_served_without_a_token(
+    database_url: str, caplog: pytest.LogCaptureFixture, token: str | None, warned: bool
+) -> None:
+    observability = {"metrics_token": token} if token else {}
+    settings = make_settings(
+        database_url,
+        environment="production",
+        auth={"secret_key": "a-production-secret-of-32-bytes-or-more"},
+        observability=observability,
+    )
+
+    setup(make_app(), settings, logging=False)
+
+    assert ("/metrics is served without a token in production" in caplog.text) is warned
+
+
 async def test_production_without_a_secret_refuses_to_start(database_url: str) -> None:
     app = make_app()
     settings = make_settings(database_url, environment="production")

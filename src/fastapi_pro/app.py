@@ -17,6 +17,7 @@ headers wraps Starlette's error middleware, so unhandled 500s carry them too.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 STATE_KEY = "fastapi_pro_components"
+
+_logger = logging.getLogger("fastapi_pro.app")
 
 _PROBES = ("live", "ready", "startup")
 
@@ -282,6 +285,14 @@ def _install_routes(
     if components.metrics is not None and metrics_route:
         token = settings.observability.metrics_token
         secret = token.get_secret_value() if token is not None else None
+        if secret is None and settings.environment == "production":
+            _logger.warning(
+                "%s is served without a token in production: anyone who reaches the service "
+                "can read its metrics. Set observability.metrics_token "
+                "(FASTAPI_PRO_OBSERVABILITY__METRICS_TOKEN), or keep the path off the public "
+                "network.",
+                settings.observability.metrics_path,
+            )
         app.include_router(
             components.metrics.router(settings.observability.metrics_path, token=secret)
         )
