@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
@@ -32,6 +31,7 @@ from starlette.types import ASGIApp
 
 from fastapi_pro._lifespan import Step, compose_lifespan, step
 from fastapi_pro._setup_auth import build_auth, redis_client
+from fastapi_pro._stack import wrap_stack
 from fastapi_pro.auth import Auth, PrincipalReloader, SqlTokenStore, UserLoader
 from fastapi_pro.db import Database
 from fastapi_pro.errors import install_error_handlers
@@ -306,7 +306,7 @@ def _install_middleware(
     config = settings.observability
     request_id = config.request_id_header
     if cors and settings.cors.allow_origins:
-        _wrap_stack(app, lambda inner: _cors(inner, settings, request_id))
+        wrap_stack(app, lambda inner: _cors(inner, settings, request_id))
     secure = settings.security_headers
     if headers and secure.enabled:
         install_security_headers(
@@ -356,16 +356,6 @@ def _cors(app: ASGIApp, settings: Settings, request_id_header: str) -> ASGIApp:
         expose_headers=with_request_id(config.expose_headers),
         max_age=config.max_age,
     )
-
-
-def _wrap_stack(app: Any, wrap: Callable[[ASGIApp], ASGIApp]) -> None:
-    """Wrap the whole stack, so the 500s Starlette's error middleware sends pass through too."""
-    build = app.build_middleware_stack
-
-    def build_wrapped() -> ASGIApp:
-        return wrap(build())
-
-    app.build_middleware_stack = build_wrapped
 
 
 def _startup(components: Components, metadata: MetaData | None) -> list[Step]:

@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fastapi_pro._stack import install_outermost
+
 API_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'"
 """The policy of API responses: a JSON body needs no scripts, styles or frames."""
 
@@ -139,20 +141,13 @@ def install_security_headers(app: Any, **options: Any) -> None:
     Raises:
         RuntimeError: If the app already serves requests, or this was called twice.
     """
-    if getattr(app, "middleware_stack", None) is not None:
-        msg = "install_security_headers() must run before the app serves its first request."
-        raise RuntimeError(msg)
-    if getattr(app.state, _INSTALLED, False):
-        msg = "install_security_headers() was already called for this app; call it once."
-        raise RuntimeError(msg)
-    setattr(app.state, _INSTALLED, True)
     options.setdefault("docs_paths", _docs_paths(app))
-    build = app.build_middleware_stack
-
-    def build_wrapped() -> ASGIApp:
-        return SecurityHeadersMiddleware(build(), **options)
-
-    app.build_middleware_stack = build_wrapped
+    install_outermost(
+        app,
+        lambda inner: SecurityHeadersMiddleware(inner, **options),
+        installer="install_security_headers",
+        key=_INSTALLED,
+    )
 
 
 def _docs_paths(app: Any) -> tuple[str, ...]:

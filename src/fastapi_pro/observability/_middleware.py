@@ -19,6 +19,7 @@ from fastapi_pro._request_id import (
     is_valid_request_id,
     new_request_id,
 )
+from fastapi_pro._stack import install_outermost
 from fastapi_pro.errors._problem import ProblemResponse, problem_body
 from fastapi_pro.observability._logging import write_access_log
 from fastapi_pro.observability._metrics import Metrics, normalize_method
@@ -369,19 +370,12 @@ def install_observability(app: Any, **options: Any) -> None:
     Raises:
         RuntimeError: If the app already serves requests, or this was called twice.
     """
-    if getattr(app, "middleware_stack", None) is not None:
-        msg = "install_observability() must run before the app serves its first request."
-        raise RuntimeError(msg)
-    if getattr(app.state, _INSTALLED, False):
-        msg = "install_observability() was already called for this app; call it once."
-        raise RuntimeError(msg)
-    setattr(app.state, _INSTALLED, True)
+    install_outermost(
+        app,
+        lambda inner: ObservabilityMiddleware(inner, **options),
+        installer="install_observability",
+        key=_INSTALLED,
+    )
     # Recorded so tools (the pytest plugin's captured metrics and spans) find what the app uses.
     setattr(app.state, METRICS_STATE_KEY, options.get("metrics"))
     setattr(app.state, TRACER_PROVIDER_STATE_KEY, options.get("tracer_provider"))
-    build = app.build_middleware_stack
-
-    def build_wrapped() -> ASGIApp:
-        return ObservabilityMiddleware(build(), **options)
-
-    app.build_middleware_stack = build_wrapped
