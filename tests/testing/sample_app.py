@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Security
 from loguru import logger
 from sqlalchemy import String, select
 from sqlalchemy.orm import Mapped, mapped_column
@@ -43,6 +43,11 @@ async def load_user(principal: Principal) -> User | None:
     return None if principal.subject == "ghost" else User(principal.subject)
 
 
+async def active_user(user: CurrentUser[User]) -> User:
+    """FastAPI's tutorial shape: a dependency on the user, given scopes by its callers."""
+    return user
+
+
 def create_app(database_url: str | None = None) -> FastAPI:
     database = (
         Database(database_url) if database_url else Database.from_settings(Settings().database)
@@ -77,6 +82,12 @@ def create_app(database_url: str | None = None) -> FastAPI:
 
     @app.get("/me")
     async def me(user: CurrentUser[User]) -> dict[str, str]:
+        return {"id": user.id}
+
+    @app.get("/staff-only")
+    async def staff_only(
+        user: Annotated[User, Security(active_user, scopes=["role:staff"])],
+    ) -> dict[str, str]:
         return {"id": user.id}
 
     @app.get("/admin", dependencies=[require_roles("admin")])

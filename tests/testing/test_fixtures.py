@@ -129,6 +129,16 @@ async def test_act_as_still_enforces_roles_and_scopes(
     assert (await fastapi_client.get("/admin")).status_code == 200
 
 
+async def test_act_as_enforces_scopes_given_to_a_dependency_on_the_user(
+    fastapi_client: httpx.AsyncClient, act_as: ActAs, auth_headers: Any
+) -> None:
+    assert_problem(await fastapi_client.get("/staff-only", headers=auth_headers("k")), 403)
+    act_as(User("kai"), roles=["customer"])
+    assert_problem(await fastapi_client.get("/staff-only"), 403)
+    act_as(User("kai"), roles=["staff"])
+    assert (await fastapi_client.get("/staff-only")).json() == {"id": "kai"}
+
+
 async def test_act_as_anonymous_restores_real_authentication(
     fastapi_client: httpx.AsyncClient, act_as: ActAs
 ) -> None:

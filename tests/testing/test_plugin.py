@@ -367,3 +367,74 @@ def test_each_folders_app_gets_its_own_database_fixture(project: pytest.Pytester
             f"    assert '{name}' in str(fastapi_database.url)\n"
         )
     project.runpytest_subprocess("one", "two").assert_outcomes(passed=2)
+
+
+def test_every_test_that_uses_the_app_is_rolled_back(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_escape="""
+        from sqlalchemy import func, select
+        from fastapi_pro.db import Database
+        from sampleapp import Row
+
+        async def count(database):
+            async with database.sessionmaker() as session:
+                return await session.scalar(select(func.count()).select_from(Row))
+
+        async def test_a_writes_through_the_database(fastapi_database):
+            async with fastapi_database.session() as session:
+                session.add(Row(owner="a"))
+
+        async def test_b_writes_through_the_app_alone(fastapi_app):
+            async with Database.of(fastapi_app).session() as session:
+                session.add(Row(owner="b"))
+
+        async def test_c_sees_nothing(fastapi_database):
+            assert await count(fastapi_database) == 0
+        """
+    )
+    project.runpytest_subprocess("-p", "no:randomly", "test_escape.py").assert_outcomes(passed=3)
+
+
+def test_a_fixture_that_uses_the_app_from_another_loop_is_refused_with_the_fix(
+    project: pytest.Pytester,
+) -> None:
+    project.makepyfile(
+        test_loops="""
+        import pytest_asyncio
+        from sampleapp import Row
+
+        @pytest_asyncio.fixture
+        async def row_in_function_loop(fastapi_session):
+            fastapi_session.add(Row(owner="f"))
+            await fastapi_session.commit()
+
+        @pytest_asyncio.fixture(loop_scope="session")
+        async def row_in_session_loop(fastapi_session):
+            fastapi_session.add(Row(owner="s"))
+            await fastapi_session.commit()
+
+        async def test_function_loop(row_in_function_loop):
+            pass
+
+        async def test_session_loop(row_in_session_loop):
+            pass
+        """
+    )
+    result = project.runpytest_subprocess("test_loops.py")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*Fixture 'row_in_function_loop' uses the app (through 'fastapi_session')*"]
+    )
+
+
+def test_a_configured_sqlite_file_gets_one_copy_per_worker(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "FASTAPI_PRO_TEST_DATABASE_URL", f"sqlite+aiosqlite:///{project.path / 'shared.db'}"
+    )
+    project.runpytest_subprocess("-n", "2").assert_outcomes(passed=50)
+    assert {p.name for p in project.path.glob("shared_gw*.db")} == {
+        "shared_gw0.db",
+        "shared_gw1.db",
+    }

@@ -124,7 +124,9 @@ class ActAs:
         )
         resolve = _principal_dependency(principal)
 
-        async def the_user() -> Any:
+        async def the_user(security_scopes: SecurityScopes, connection: HTTPConnection) -> Any:
+            if security_scopes.scopes:  # required by a dependency built on CurrentUser
+                _check(connection, security_scopes.scopes, principal)
             return user
 
         overrides = self._app.dependency_overrides

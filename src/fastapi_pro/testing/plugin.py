@@ -11,6 +11,7 @@ import importlib.util
 import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -41,7 +42,8 @@ _MISSING = next((name for name in _REQUIRED if importlib.util.find_spec(name) is
 
 # Fixtures that live in the session's event loop, where the app and its engine run.
 _APP_FIXTURE = "fastapi_app"
-_LOOP_ERROR = "_fastapi_pro_loop_error"
+_ISOLATION = "_fastapi_pro_isolation"
+_app_bound_key = pytest.StashKey[set[str]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -78,7 +80,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
     session_loop = pytest.mark.asyncio(loop_scope="session")
     for item in items:
-        if _APP_FIXTURE not in getattr(item, "fixturenames", ()) or not is_async_test(item):
+        names = getattr(item, "fixturenames", None)
+        if names is None or _APP_FIXTURE not in names:
+            continue
+        # Every test that uses the app runs in the rolled-back transaction, set up before any
+        # fixture of the project's own, so that nothing it writes outlives it.
+        if _ISOLATION not in names:
+            names.insert(0, _ISOLATION)
+        if not is_async_test(item):
             continue
         scopes = {
             mark.kwargs.get("loop_scope") or mark.kwargs.get("scope")
@@ -101,6 +110,32 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             f"{item.nodeid} uses fastapi-pro's app fixtures, which run in the session's event "
             f"loop, but asks for loop_scope={scopes[0]!r}. Remove loop_scope from its "
             "asyncio marker or set it to 'session'.",
+            pytrace=False,
+        )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_fixture_setup(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> None:
+    """Refuse an async fixture that uses the app from another event loop than the app's.
+
+    The app's engine lives in the session's loop; a fixture running in a test's own loop that
+    awaits it fails, on PostgreSQL, with "attached to a different loop". Caught here for every
+    backend, with the fix.
+    """
+    bound = request.config.stash.setdefault(_app_bound_key, {_APP_FIXTURE})
+    if fixturedef.argname in bound or not bound.intersection(fixturedef.argnames):
+        return
+    bound.add(fixturedef.argname)
+    loop_scope = getattr(fixturedef.func, "_loop_scope", None)  # set on async fixtures only
+    if loop_scope is not None and loop_scope != "session":
+        via = sorted(bound.intersection(fixturedef.argnames))[0]
+        pytest.fail(
+            f"Fixture {fixturedef.argname!r} uses the app (through {via!r}) but runs in the "
+            f"{loop_scope!r} event loop, while the app and its engine live in the session's. "
+            'Declare it with @pytest_asyncio.fixture(loop_scope="session"), or set '
+            'asyncio_default_fixture_loop_scope = "session" in the pytest configuration.',
             pytrace=False,
         )
 
@@ -172,6 +207,12 @@ else:
             return
         url = async_url(configured)
         worker = _worker(request.config)
+        if url.get_backend_name() == "sqlite" and worker is not None and url.database:
+            if url.database != ":memory:":  # each worker gets a file of its own
+                path = Path(url.database)
+                url = url.set(database=str(path.with_name(f"{path.stem}_{worker}{path.suffix}")))
+            yield url.render_as_string(hide_password=False)
+            return
         if url.get_backend_name() != "postgresql" or worker is None:
             yield url.render_as_string(hide_password=False)
             return
@@ -215,7 +256,7 @@ else:
             await running.__aexit__(None, None, None)
 
     @pytest.fixture
-    def fastapi_database(fastapi_app: FastAPI) -> Database:
+    def fastapi_database(fastapi_app: FastAPI, _fastapi_pro_isolation: Any) -> Database:
         """The app's `Database` (its lifespan registered it); fails when the app has none.
 
         Function-scoped (a look-up, no cost), so that each folder overriding `fastapi_app`
