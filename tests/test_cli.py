@@ -341,6 +341,25 @@ def test_the_demo_keeps_a_configured_key(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 @pytest.mark.usefixtures("restored_environ")
+async def test_the_demos_workers_create_no_tables(tmp_path: Path) -> None:
+    """The demo creates them before the workers start; workers creating them again race."""
+    from asgi_lifespan import LifespanManager  # noqa: PLC0415 - the testing extra
+    from uvicorn.importer import import_from_string  # noqa: PLC0415
+
+    database = tmp_path / "empty.db"
+    sqlite3.connect(database).close()
+    os.environ["FASTAPI_PRO_DATABASE__URL"] = f"sqlite+aiosqlite:///{database}"
+    os.environ["FASTAPI_PRO_AUTH__SECRET_KEY"] = "k" * 40
+    os.environ["FASTAPI_PRO_AUTH__TOKEN_STORE"] = "database"
+
+    app = import_from_string(APP_FACTORY)()  # as each uvicorn worker does
+    async with LifespanManager(app):
+        pass
+
+    assert tables_of(database) == set()
+
+
+@pytest.mark.usefixtures("restored_environ")
 def test_an_unparsable_database_url_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
     status = main(["demo", "--database-url", "not a url"])
 

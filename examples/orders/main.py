@@ -30,7 +30,10 @@ TOKEN_URL = "/auth/token"  # noqa: S105 - a path, not a password
 
 
 def create_app(
-    settings: Settings | None = None, *, password_hasher: PasswordHasher | None = None
+    settings: Settings | None = None,
+    *,
+    password_hasher: PasswordHasher | None = None,
+    create_tables: bool = True,
 ) -> FastAPI:
     """Build the service.
 
@@ -38,6 +41,8 @@ def create_app(
         settings: The configuration; ``Settings()`` (``FASTAPI_PRO_*`` variables) by default.
         password_hasher: Hashes passwords; Argon2id with pwdlib's parameters by default. The
             app owns it: its threads are stopped when the app shuts down.
+        create_tables: Create the missing tables at start-up. ``False`` when they exist
+            already, as in the demo's workers: several processes creating them would race.
     """
     settings = settings if settings is not None else Settings()
     database = Database.from_settings(settings.database)
@@ -58,7 +63,8 @@ def create_app(
         database=database,
         user_loader=user_loader(database, hasher),
         reload_principal=reload_principal(database, hasher),
-        metadata=Model.metadata,  # creates missing tables at start-up; use migrations in earnest
+        # creates missing tables at start-up; use migrations in earnest
+        metadata=Model.metadata if create_tables else None,
         token_url=TOKEN_URL,
     )
     app.include_router(password_flow_router(password_login(database, hasher)))

@@ -23,10 +23,12 @@ from typing import TYPE_CHECKING, Any, cast
 from fastapi_pro.cli import CommandError
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from fastapi_pro.settings import Settings
 
 EXAMPLE = "examples.orders"
-APP_FACTORY = f"{EXAMPLE}.main:create_app"
+APP_FACTORY = "fastapi_pro._demo:create_worker_app"
 """What uvicorn imports, in this process or in each worker."""
 
 _PACKAGED = Path(__file__).parent / "_examples"
@@ -74,6 +76,18 @@ def serve(options: DemoOptions) -> None:
             port=options.port,
             workers=options.workers,
         )
+
+
+def create_worker_app() -> FastAPI:
+    """The example's app as each worker serves it: on the tables `prepare` created.
+
+    The workers create no table: several of them doing so at once would race ("table ...
+    already exists") and stop the server.
+    """
+    ensure_example_importable()
+    main = importlib.import_module(f"{EXAMPLE}.main")
+    app: FastAPI = main.create_app(create_tables=False)
+    return app
 
 
 async def prepare(settings: Settings, base_url: str) -> None:
