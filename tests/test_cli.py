@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import fnmatch
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -43,6 +45,7 @@ GENERATED = {
     "src/my_service/modules/items/schemas.py",
     "src/my_service/modules/items/service.py",
     "tests/__init__.py",
+    "tests/app.py",
     "tests/test_app.py",
     "tests/test_items.py",
     "tests/test_migrations.py",
@@ -207,8 +210,9 @@ def test_new_names_the_project_and_its_package_everywhere(generated: Path) -> No
     assert pyproject["project"]["name"] == "my-service"
     assert pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"] == ["src/my_service"]
     assert pyproject["tool"]["pytest"]["ini_options"]["fastapi_pro_app"] == (
-        "my_service.main:create_app"
+        "tests.app:create_test_app"
     )
+    assert "from my_service.main import create_app" in (generated / "tests/app.py").read_text()
     assert 'FastAPI(title="My Service"' in main_module
     assert "from my_service.modules.items.router import router" in main_module
     assert "my_service.main:create_app" in (generated / "Dockerfile").read_text()
@@ -224,7 +228,62 @@ def test_without_a_source_fastapi_pro_comes_from_an_index(generated: Path) -> No
     pyproject = pyproject_of(generated)
 
     assert "uv" not in pyproject["tool"]
-    assert pyproject["project"]["dependencies"][0].startswith("fastapi-pro[postgres,redis]>=")
+    assert pyproject["project"]["dependencies"][0].startswith("fastapi-pro[")
+
+
+def env_file(path: Path) -> dict[str, str]:
+    """The variables an env file sets (``docker run --env-file`` reads it the same way)."""
+    lines = path.read_text().splitlines()
+    pairs = [line.split("=", 1) for line in lines if line.strip() and not line.startswith("#")]
+    return {name.strip(): value for name, value in pairs}
+
+
+def fastapi_pro_extras(project: Path) -> set[str]:
+    requirement = pyproject_of(project)["project"]["dependencies"][0]
+    match = re.match(r"fastapi-pro\[([^\]]*)\]", requirement)
+    assert match is not None, requirement
+    return {extra.strip() for extra in match.group(1).split(",")}
+
+
+def test_the_env_example_leaves_the_environment_to_the_image(generated: Path) -> None:
+    """``docker run --env-file`` wins over the image's ENV: production must not be undone."""
+    example = (generated / ".env.example").read_text()
+
+    assert "FASTAPI_PRO_ENVIRONMENT" not in env_file(generated / ".env.example")
+    assert "\n# FASTAPI_PRO_ENVIRONMENT=" in example  # documented, commented out
+    assert "FASTAPI_PRO_ENVIRONMENT=production" in (generated / "Dockerfile").read_text()
+
+
+def ignores(ignore_file: Path, name: str) -> bool:
+    """Whether the last pattern of ``ignore_file`` that matches ``name`` ignores it."""
+    ignored = False
+    for pattern in ignore_file.read_text().split():
+        if fnmatch.fnmatch(name, pattern.removeprefix("!")):
+            ignored = not pattern.startswith("!")
+    return ignored
+
+
+def test_containers_are_deployed_on_postgresql(generated: Path) -> None:
+    """The image runs as a user that cannot write to /app: no SQLite file in a container."""
+    readme = (generated / "README.md").read_text()
+    deploy = readme[readme.index("## Deploy") :]
+    env_files = set(re.findall(r"docker run .*--env-file (\S+)", deploy))
+
+    assert len(env_files) == 1, env_files
+    (deploy_env,) = env_files
+    assert deploy_env != ".env"  # the development settings: SQLite in ./app.db
+    assert "\nFASTAPI_PRO_DATABASE__URL=postgresql+asyncpg://" in deploy
+    assert "alembic upgrade head" in deploy
+    assert ignores(generated / ".gitignore", deploy_env)
+    assert ignores(generated / ".dockerignore", deploy_env)
+    assert not ignores(generated / ".gitignore", ".env.example")
+
+
+def test_the_otlp_exporter_offered_is_installed(generated: Path) -> None:
+    assert (
+        "FASTAPI_PRO_OBSERVABILITY__TRACE_EXPORTER=otlp" in (generated / ".env.example").read_text()
+    )
+    assert {"postgres", "redis", "otlp"} <= fastapi_pro_extras(generated)
 
 
 def test_a_source_checkout_becomes_an_editable_uv_source(tmp_path: Path) -> None:
@@ -328,19 +387,6 @@ def test_several_workers_share_the_token_store_and_the_metrics(
 
 
 @pytest.mark.usefixtures("restored_environ")
-def test_the_demo_keeps_a_configured_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    server = FakeServer()
-    monkeypatch.setattr(uvicorn, "run", server.run)
-    os.environ["FASTAPI_PRO_AUTH__SECRET_KEY"] = "k" * 40
-    os.environ["FASTAPI_PRO_DATABASE__URL"] = f"sqlite+aiosqlite:///{tmp_path / 'env.db'}"
-
-    serve(DemoOptions())
-
-    assert server.environ["FASTAPI_PRO_AUTH__SECRET_KEY"] == "k" * 40
-    assert rows(tmp_path / "env.db", "products") == 4
-
-
-@pytest.mark.usefixtures("restored_environ")
 async def test_the_demos_workers_create_no_tables(tmp_path: Path) -> None:
     """The demo creates them before the workers start; workers creating them again race."""
     from asgi_lifespan import LifespanManager  # noqa: PLC0415 - the testing extra
@@ -357,6 +403,19 @@ async def test_the_demos_workers_create_no_tables(tmp_path: Path) -> None:
         pass
 
     assert tables_of(database) == set()
+
+
+@pytest.mark.usefixtures("restored_environ")
+def test_the_demo_keeps_a_configured_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    server = FakeServer()
+    monkeypatch.setattr(uvicorn, "run", server.run)
+    os.environ["FASTAPI_PRO_AUTH__SECRET_KEY"] = "k" * 40
+    os.environ["FASTAPI_PRO_DATABASE__URL"] = f"sqlite+aiosqlite:///{tmp_path / 'env.db'}"
+
+    serve(DemoOptions())
+
+    assert server.environ["FASTAPI_PRO_AUTH__SECRET_KEY"] == "k" * 40
+    assert rows(tmp_path / "env.db", "products") == 4
 
 
 @pytest.mark.usefixtures("restored_environ")
@@ -407,6 +466,14 @@ def test_the_generated_projects_tests_pass(tmp_path: Path) -> None:
         if not name.startswith(("FASTAPI_PRO_", "VIRTUAL_ENV", "PYTEST_", "UV_PROJECT"))
     }
     env["UV_PYTHON_DOWNLOADS"] = "never"
+    # A developer's .env, which the tests must not read: a metrics token, a Redis server that
+    # is not running, production.
+    (project / ".env").write_text(
+        "FASTAPI_PRO_ENVIRONMENT=production\n"
+        "FASTAPI_PRO_OBSERVABILITY__METRICS_TOKEN=a-metrics-token-from-the-developers-env\n"
+        "FASTAPI_PRO_REDIS__URL=redis://127.0.0.1:9/0\n"
+        "FASTAPI_PRO_AUTH__ISSUER=https://issuer.example.com\n"
+    )
 
     result = subprocess.run(
         [*uv_command(), "run", "--quiet", "pytest", "-q", "-p", "no:cacheprovider"],
