@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import errno
 import fnmatch
 import os
 import re
@@ -8,15 +9,16 @@ import sqlite3
 import subprocess
 import sys
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import uvicorn
 
+from fastapi_pro import _scaffold
 from fastapi_pro._demo import APP_FACTORY, DemoOptions, serve
-from fastapi_pro._scaffold import ProjectName
+from fastapi_pro._scaffold import ProjectName, next_steps
 from fastapi_pro.cli import main
 
 REPO = Path(__file__).parents[1]
@@ -105,6 +107,26 @@ def test_the_command_loads_no_web_or_database_library_before_a_subcommand_runs()
         ("json", "would shadow"),
         ("fastapi-pro", "would shadow"),
         ("Tests", "would shadow"),
+        # dependencies of fastapi-pro and of the generated service, direct or not
+        ("jwt", "would shadow"),
+        ("redis", "would shadow"),
+        ("loguru", "would shadow"),
+        ("asyncpg", "would shadow"),
+        ("aiosqlite", "would shadow"),
+        ("pwdlib", "would shadow"),
+        ("prometheus-client", "would shadow"),
+        ("opentelemetry", "would shadow"),
+        ("greenlet", "would shadow"),
+        ("anyio", "would shadow"),
+        ("typing-extensions", "would shadow"),
+        ("pytest-asyncio", "would shadow"),
+        # device names Windows reserves in every folder
+        ("con", "reserved device name"),
+        ("NUL", "reserved device name"),
+        ("aux", "reserved device name"),
+        ("prn", "reserved device name"),
+        ("com1", "reserved device name"),
+        ("lpt9", "reserved device name"),
     ],
 )
 def test_an_invalid_name_is_a_usage_error(
@@ -168,6 +190,82 @@ def test_a_source_that_is_not_a_fastapi_pro_checkout_is_refused(
     assert status == 1
     assert "is not a fastapi-pro checkout" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_any_installed_top_level_module_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    installed = {"some_lib": ["some-lib"], "Other": ["other-dist"]}
+    monkeypatch.setattr(_scaffold, "packages_distributions", lambda: installed)
+    _scaffold.taken_names.cache_clear()
+    try:
+        for name in ("some-lib", "other"):
+            with pytest.raises(ValueError, match="would shadow"):
+                ProjectName.parse(name)
+        assert ProjectName.parse("some-lib-service").package == "some_lib_service"
+    finally:
+        _scaffold.taken_names.cache_clear()
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc and /sys")
+@pytest.mark.parametrize("directory", ["/proc/newproj", "/sys/newproj"])
+def test_an_unwritable_directory_is_one_message_and_no_traceback(directory: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "fastapi_pro.cli", "new", "my-svc", "--directory", directory],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"fastapi-pro new: error: cannot write {directory}: ")
+    assert result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
+
+
+def failing_writes(allowed: int) -> Callable[..., int]:
+    """A ``Path.write_text`` whose first ``allowed`` writes succeed, then the disk is full."""
+    write_text = Path.write_text
+    done = 0
+
+    def write(path: Path, text: str, *args: Any, **kwargs: Any) -> int:
+        nonlocal done
+        if done == allowed:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        done += 1
+        return write_text(path, text, *args, **kwargs)
+
+    return write
+
+
+def test_a_failure_part_way_leaves_nothing_behind_and_a_rerun_works(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "parents" / "made" / "my-service"
+    monkeypatch.setattr(Path, "write_text", failing_writes(allowed=5))
+
+    status = main(["new", "my-service", "--directory", str(target)])
+
+    assert status == 1
+    assert "No space left on device" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # neither the project, a staging folder nor parents
+    monkeypatch.undo()
+    assert main(["new", "my-service", "--directory", str(target)]) == 0
+    assert files_under(target) == GENERATED
+
+
+def test_a_failure_part_way_leaves_an_empty_directory_empty(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Path, "write_text", failing_writes(allowed=5))
+
+    assert main(["new", "my-service", "--directory", str(tmp_path)]) == 1
+
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_next_steps_quote_the_directory_for_the_shell() -> None:
+    steps = next_steps(ProjectName.parse("gen-svc"), Path("/srv/rev 3/gen svc"))
+
+    assert "  cd '/srv/rev 3/gen svc'\n" in steps
 
 
 def test_project_names_derive_the_package_and_title() -> None:

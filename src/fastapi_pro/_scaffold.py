@@ -7,11 +7,16 @@ renamed to the package, and ``{{name}}`` markers are replaced by the values of `
 
 from __future__ import annotations
 
+import functools
 import keyword
 import re
+import secrets
+import shlex
+import shutil
 import sys
 import tomllib
 from dataclasses import dataclass
+from importlib.metadata import packages_distributions
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -24,24 +29,44 @@ PACKAGE_DIR = "__package__"
 
 _DISTRIBUTION = re.compile(r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$", re.IGNORECASE)  # PEP 508
 _MARKER = re.compile(r"\{\{(\w+)\}\}")
-_TAKEN = frozenset(
+_PROJECT_FOLDERS = frozenset({"migrations", "tests"})
+"""Top-level folders of the generated project, importable from its root in the tests."""
+_SERVICE_MODULES = frozenset(
     {
-        "alembic",
-        "app",  # too generic: clashes with many tools' defaults and other projects' modules
-        "fastapi",
         "fastapi_pro",
-        "httpx",
-        "migrations",
-        "pydantic",
-        "pydantic_settings",
-        "pytest",
-        "sqlalchemy",
-        "starlette",
-        "tests",
-        "uvicorn",
+        # Modules the generated service installs beyond fastapi-pro's own dependencies (the
+        # postgres, redis, otlp and testing extras, alembic, uvicorn[standard], the test and
+        # lint groups, and what they pull in): fastapi-pro may run where they are missing.
+        *("alembic", "mako", "markupsafe", "asyncpg", "redis", "google", "grpc"),
+        *("requests", "urllib3", "certifi", "charset_normalizer", "idna"),
+        *("uvicorn", "click", "h11", "httptools", "uvloop", "watchfiles", "websockets"),
+        *("dotenv", "yaml", "httpx", "httpcore", "sniffio", "asgi_lifespan"),
+        *("pytest", "pytest_asyncio", "pluggy", "iniconfig", "packaging", "pygments", "py"),
+        *("mypy", "mypyc", "mypy_extensions", "pathspec", "librt", "ast_serialize", "ruff"),
     }
 )
-"""Package names that would shadow a dependency or a folder of the generated project."""
+_WINDOWS_DEVICES = frozenset(
+    {"con", "prn", "aux", "nul", *(f"{port}{n}" for port in ("com", "lpt") for n in range(1, 10))}
+)
+"""Names Windows reserves in every folder: no file or folder can have them."""
+
+
+@functools.cache
+def taken_names() -> dict[str, str]:
+    """Package names a generated service cannot have, each with what it would shadow.
+
+    They are the standard library's modules, the top-level modules of every installed
+    distribution (fastapi-pro's dependencies among them, direct or not), the modules the
+    service's own dependencies add, and the project's folders; compared in lower case.
+    """
+    taken = dict.fromkeys(_SERVICE_MODULES, "the service's dependency")
+    taken["app"] = "the module name that many tools and projects use,"  # too generic
+    installed = packages_distributions()  # top-level import name -> distributions
+    taken.update((name.lower(), "the installed module") for name in installed)
+    stdlib = sys.stdlib_module_names
+    taken.update((name.lower(), "the standard library's module") for name in stdlib)
+    taken.update(dict.fromkeys(_PROJECT_FOLDERS, "the project's folder"))
+    return taken
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +106,18 @@ class ProjectName:
                 f"service-{name.lower()})."
             )
             raise ValueError(msg)
-        if package in _TAKEN or package in sys.stdlib_module_names:
+        suggestion = f"{package.replace('_', '-')}-service"
+        if package in _WINDOWS_DEVICES:
             msg = (
-                f"{name!r} gives the package name {package!r}, which would shadow the module "
-                f"{package!r} that the service needs; choose a more specific name "
-                f"(e.g. {package.replace('_', '-')}-service)."
+                f"{name!r} gives the package name {package!r}, a reserved device name on "
+                f"Windows, where no folder can have it; choose another name (e.g. {suggestion})."
+            )
+            raise ValueError(msg)
+        shadowed = taken_names().get(package)
+        if shadowed is not None:
+            msg = (
+                f"{name!r} gives the package name {package!r}, which would shadow {shadowed} "
+                f"{package!r}; choose a more specific name (e.g. {suggestion})."
             )
             raise ValueError(msg)
         title = " ".join(word.capitalize() for word in words)
@@ -109,6 +141,8 @@ def generate(
     Raises:
         FileExistsError: When ``directory`` exists and is not empty.
         NotADirectoryError: When ``directory`` is a file, or the source is not a checkout.
+        OSError: When a file cannot be written; what was written and the folders made for it
+            are removed first, so that the same command can run again.
     """
     _check_target(directory)
     values = _values(name, fastapi_pro_source)
@@ -116,10 +150,10 @@ def generate(
         (_target_path(relative, name), _render(template.read_text(encoding="utf-8"), values))
         for relative, template in _templates(files("fastapi_pro") / "_templates" / TEMPLATE)
     ]
-    for relative, text in rendered:
-        path = directory / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+    if directory.is_dir():
+        _write_into_empty(directory, rendered)
+    else:
+        _write_staged(directory, rendered)
     return [relative for relative, _ in rendered]
 
 
@@ -127,7 +161,7 @@ def next_steps(name: ProjectName, directory: Path) -> str:
     """What to run in the project just generated for ``name`` in ``directory``."""
     return (
         "Next steps:\n"
-        f"  cd {directory}\n"
+        f"  cd {shlex.quote(str(directory))}\n"
         "  cp .env.example .env           # then set FASTAPI_PRO_AUTH__SECRET_KEY\n"
         "  uv run pytest                  # the tests, on a temporary SQLite database\n"
         "  uv run alembic upgrade head    # create the tables\n"
@@ -146,6 +180,55 @@ def _check_target(directory: Path) -> None:
             "another --directory, or empty this one."
         )
         raise FileExistsError(msg)
+
+
+Rendered = list[tuple[Path, str]]
+
+
+def _write_files(root: Path, rendered: Rendered) -> None:
+    for relative, text in rendered:
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+def _write_into_empty(directory: Path, rendered: Rendered) -> None:
+    """Write into the existing, empty ``directory``; on failure, empty it again."""
+    try:
+        _write_files(directory, rendered)
+    except BaseException:
+        for entry in directory.iterdir():  # it was empty: all of it is ours
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+        raise
+
+
+def _write_staged(directory: Path, rendered: Rendered) -> None:
+    """Write into a hidden folder next to ``directory``, then rename it to ``directory``.
+
+    On failure, the staging folder goes, and so do the parent folders made for it.
+    """
+    made = _topmost_missing(directory.parent)
+    staging = directory.parent / f".{directory.name}.{secrets.token_hex(4)}.partial"
+    try:
+        staging.mkdir(parents=True)  # with the umask's permissions, unlike mkdtemp's 0o700
+        _write_files(staging, rendered)
+        staging.rename(directory)
+    except BaseException:
+        shutil.rmtree(made or staging, ignore_errors=True)
+        raise
+
+
+def _topmost_missing(folder: Path) -> Path | None:
+    """The outermost of ``folder`` and its parents that does not exist yet, if any."""
+    missing = None
+    for path in (folder, *folder.parents):
+        if path.exists():
+            break
+        missing = path
+    return missing
 
 
 def _values(name: ProjectName, source: Path | None) -> dict[str, str]:

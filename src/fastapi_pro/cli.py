@@ -131,8 +131,13 @@ def _run_new(args: argparse.Namespace) -> None:
     source: Path | None = args.fastapi_pro_source
     try:
         written = generate(args.name, directory, fastapi_pro_source=source)
-    except (FileExistsError, NotADirectoryError, ValueError) as error:
+    except ValueError as error:
         raise CommandError(str(error)) from None
+    except OSError as error:
+        if error.errno is None:  # generate's own refusals, a sentence each
+            raise CommandError(str(error)) from None
+        msg = f"cannot write {directory}: {error.strerror}"  # it removed what it wrote
+        raise CommandError(msg) from None
     print(f"Created {args.name.project} in {directory} ({len(written)} files).")
     print(next_steps(args.name, directory))
 
