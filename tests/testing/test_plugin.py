@@ -313,6 +313,61 @@ def test_the_apps_database_must_be_the_test_database(project: pytest.Pytester) -
     )
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*not the test database*"])
+    assert not (project.path / "dev.db").exists()  # refused before it was ever opened
+
+
+def test_an_app_that_writes_at_start_up_never_reaches_a_non_test_database(
+    project: pytest.Pytester,
+) -> None:
+    project.makepyfile(
+        seeding="""
+        from contextlib import asynccontextmanager
+        from fastapi import FastAPI
+        from fastapi_pro.db import Base, Database
+        from sampleapp import Row
+
+        database = Database("sqlite+aiosqlite:///./prod.db")  # created at import, hard-wired
+
+        @asynccontextmanager
+        async def lifespan(app):
+            async with database.lifespan(app):
+                await database.create_all(Base.metadata)
+                async with database.session() as session:
+                    session.add(Row(owner="seeded"))
+                yield
+
+        app = FastAPI(lifespan=lifespan)
+        """,
+        test_seeding="def test_app(fastapi_app):\n    pass\n",
+    )
+    result = project.runpytest_subprocess("-o", "fastapi_pro_app=seeding:app", "test_seeding.py")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*not the test database*refuses to touch it*"])
+    assert not (project.path / "prod.db").exists()
+
+
+def test_a_no_rollback_test_commits_for_real(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_commits="""
+        import pytest
+        from sqlalchemy import delete, func, select
+        from sampleapp import Row
+
+        @pytest.mark.fastapi_pro_no_rollback
+        async def test_a_commits(fastapi_client):
+            assert (await fastapi_client.post("/rows/kept")).status_code == 201
+
+        @pytest.mark.fastapi_pro_no_rollback
+        async def test_b_sees_it_and_cleans_up(fastapi_database):
+            async with fastapi_database.session() as session:
+                assert await session.scalar(select(func.count()).select_from(Row)) == 1
+                await session.execute(delete(Row))
+        """
+    )
+    result = project.runpytest_subprocess(
+        "-p", "no:randomly", "--strict-markers", "test_commits.py"
+    )
+    result.assert_outcomes(passed=2)
 
 
 DOCS_PROJECT = Path(__file__).parents[2] / "docs" / "examples" / "testing_project"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import event, text
@@ -39,6 +40,37 @@ _ASYNC_DRIVERS = {
     "postgres": "postgresql+asyncpg",
     "sqlite": "sqlite+aiosqlite",
 }
+
+
+# Set by the test plugin while the app under test starts and runs: the only database it may use.
+_required_database: ContextVar[URL | None] = ContextVar(
+    "fastapi_pro_required_database", default=None
+)
+
+
+def same_database(left: str | URL, right: str | URL) -> bool:
+    """Whether two URLs name the same database (drivers and passwords aside)."""
+    a, b = make_url(left), make_url(right)
+    return (a.get_backend_name(), a.host, a.port, a.database) == (
+        b.get_backend_name(),
+        b.host,
+        b.port,
+        b.database,
+    )
+
+
+@contextmanager
+def only_database(url: str | URL) -> Iterator[None]:
+    """Make every `Database` on another URL refuse to start, open sessions or create tables.
+
+    Holds inside the block and in tasks started in it: tests never touch a database that is
+    not theirs.
+    """
+    token = _required_database.set(make_url(url))
+    try:
+        yield
+    finally:
+        _required_database.reset(token)
 
 
 def async_url(url: str | URL) -> URL:
@@ -153,11 +185,24 @@ class Database:
         Use it as the app's lifespan, or enter it from your own:
         ``async with db.lifespan(app): yield``.
         """
+        self._check_allowed()
         setattr(app.state, STATE_KEY, self)  # type: ignore[attr-defined]
         try:
             yield
         finally:
             await self.dispose()
+
+    def _check_allowed(self) -> None:
+        required = _required_database.get()
+        if required is not None and not same_database(self.url, required):
+            shown = self.url.render_as_string(hide_password=True)
+            msg = (
+                f"This Database uses {shown}, not the test database "
+                f"{required.render_as_string(hide_password=True)}; it refuses to touch it. "
+                "Build the app's Database from Settings() inside the app factory (the test "
+                "plugin sets FASTAPI_PRO_DATABASE__URL before it imports and builds the app)."
+            )
+            raise RuntimeError(msg)
 
     @classmethod
     def of(cls, connection: HTTPConnection | Starlette) -> Database:
@@ -183,6 +228,7 @@ class Database:
 
         Database errors surface as `AppError`s (see `fastapi_pro.db.translate_error`).
         """
+        self._check_allowed()
         session = self.sessionmaker()
         try:
             try:
@@ -215,6 +261,7 @@ class Database:
 
     async def create_all(self, metadata: Any) -> None:
         """Create every table of ``metadata`` that does not exist yet (tests and demos)."""
+        self._check_allowed()
         async with self.engine.begin() as connection:
             await connection.run_sync(metadata.create_all)
 

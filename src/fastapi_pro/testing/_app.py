@@ -6,14 +6,15 @@ import importlib
 import inspect
 import weakref
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.engine import URL
 from starlette.types import ASGIApp
 
-from fastapi_pro.testing._database import registered_database, reset_schema, same_database
+from fastapi_pro.db._database import only_database, same_database
+from fastapi_pro.testing._database import registered_database, reset_schema
 from fastapi_pro.testing._extras import require
 
 # The ASGI app to send requests to for each running app: asgi-lifespan's wrapper, which
@@ -95,7 +96,11 @@ async def run_app(
     manager = lifespan.LifespanManager(
         app, startup_timeout=startup_timeout, shutdown_timeout=startup_timeout
     )
-    async with manager:
+    # The lifespan runs in a task started here, which keeps this context: a Database on any
+    # other URL refuses to start, before the app's start-up code can write to it.
+    with only_database(database_url) if database_url is not None else nullcontext():
+        await manager.__aenter__()
+    try:
         database = registered_database(app)
         if (
             database_url is not None
@@ -115,3 +120,8 @@ async def run_app(
             yield app
         finally:
             _SERVED.pop(app, None)
+    except BaseException as error:
+        if not await manager.__aexit__(type(error), error, error.__traceback__):
+            raise
+    else:
+        await manager.__aexit__(None, None, None)

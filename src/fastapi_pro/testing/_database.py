@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -16,17 +16,6 @@ from fastapi_pro.db._database import STATE_KEY, Database, async_url
 from fastapi_pro.testing._extras import require
 
 _SAFE_NAME = re.compile(r"[^a-z0-9_]")
-
-
-def same_database(left: str | URL, right: str | URL) -> bool:
-    """Whether two URLs name the same database (drivers and passwords aside)."""
-    a, b = make_url(left), make_url(right)
-    return (a.get_backend_name(), a.host, a.port, a.database) == (
-        b.get_backend_name(),
-        b.host,
-        b.port,
-        b.database,
-    )
 
 
 def worker_database_name(base: str, worker: str) -> str:

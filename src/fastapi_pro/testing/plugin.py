@@ -43,6 +43,7 @@ _MISSING = next((name for name in _REQUIRED if importlib.util.find_spec(name) is
 # Fixtures that live in the session's event loop, where the app and its engine run.
 _APP_FIXTURE = "fastapi_app"
 _ISOLATION = "_fastapi_pro_isolation"
+NO_ROLLBACK = "fastapi_pro_no_rollback"
 _app_bound_key = pytest.StashKey[set[str]]()
 
 
@@ -69,6 +70,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="fastapi_pro_database_url",
         default=None,
         help=f"Test database URL; overrides ${DATABASE_URL_ENV} and the ini option.",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the plugin's marker (a marker of its own, so strict markers keep working)."""
+    config.addinivalue_line(
+        "markers",
+        f"{NO_ROLLBACK}: fastapi-pro: run this test's requests in real transactions, not in "
+        "the rolled-back one (tests of concurrency); the test cleans up after itself.",
     )
 
 
@@ -283,13 +293,13 @@ else:
 
     @pytest_asyncio.fixture(loop_scope="session")
     async def _fastapi_pro_isolation(
-        fastapi_app: FastAPI,
+        request: pytest.FixtureRequest, fastapi_app: FastAPI
     ) -> AsyncIterator[AsyncConnection | None]:
         """One connection in an outer transaction, rolled back after the test."""
         from fastapi_pro.testing._database import isolated, registered_database  # noqa: PLC0415
 
         database = registered_database(fastapi_app)
-        if database is None:
+        if database is None or request.node.get_closest_marker(NO_ROLLBACK) is not None:
             yield None
             return
         async with isolated(database) as connection:

@@ -1,8 +1,8 @@
 """Racing transitions of one order, with real commits on real connections.
 
-These tests stay out of the plugin's rolled-back transaction (they use neither
-``fastapi_client`` nor ``fastapi_session``): requests sharing one connection could not race.
-The app's sessions are real, so the rows are committed and deleted again afterwards.
+These tests stay out of the plugin's rolled-back transaction (``fastapi_pro_no_rollback``):
+requests sharing one connection could not race. The app's sessions are real, so the rows are
+committed and deleted again afterwards.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from examples.orders.modules.users.models import Role, User
 from fastapi_pro.db import Database
 from fastapi_pro.testing import assert_problem, served_app
 from tests.examples.orders.helpers import PASSWORD_HASH, Headers
+
+pytestmark = pytest.mark.fastapi_pro_no_rollback
 
 
 @pytest_asyncio.fixture(loop_scope="session")
