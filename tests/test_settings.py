@@ -69,8 +69,28 @@ def test_secrets_never_show_in_repr_or_dumps(monkeypatch: pytest.MonkeyPatch) ->
 def test_short_hmac_key_is_refused_at_startup(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FASTAPI_PRO_AUTH__SECRET_KEY", "too-short")
 
-    with pytest.raises(ValidationError, match=r"9 bytes long; HS256 needs at least 32"):
+    with pytest.raises(ValidationError, match=r"9 bytes long; HS256 needs at least 32") as error:
         Settings()
+    assert "too-short" not in str(error.value)  # the refused key is not printed
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("FASTAPI_PRO_DATABASE__URL", "postgresql://app:pa55word@db/app?x=1&x="),
+        ("FASTAPI_PRO_DATABASE__POOL_SIZE", "pa55word"),
+        ("FASTAPI_PRO_REDIS__URL", "pa55word"),
+    ],
+)
+def test_invalid_values_are_not_printed(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    monkeypatch.setenv("FASTAPI_PRO_AUTH__SECRET_KEY", "pa55word")  # too short: an error
+
+    with pytest.raises(ValidationError) as error:
+        Settings()
+    assert "pa55word" not in str(error.value)
 
 
 def test_hmac_key_length_counts_bytes_not_characters() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Literal, Self
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fastapi_pro.security_headers import API_CONTENT_SECURITY_POLICY, DOCS_CONTENT_SECURITY_POLICY
@@ -22,7 +22,13 @@ JWTAlgorithm = Literal["HS256", "HS384", "HS512", "RS256", "ES256", "EdDSA"]
 """The JSON Web Signature algorithms fastapi-pro signs and verifies with."""
 
 
-class DatabaseSettings(BaseModel):
+class _Section(BaseModel):
+    """A settings section: its validation errors never repeat the values (keys, URLs)."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+
+class DatabaseSettings(_Section):
     """Where the database is and how its connection pool behaves."""
 
     url: SecretStr = Field(
@@ -44,7 +50,7 @@ TokenStoreName = Literal["memory", "redis", "database"]
 """Where `setup` keeps refresh-token families and the access-token denylist."""
 
 
-class AuthSettings(BaseModel):
+class AuthSettings(_Section):
     """How tokens are signed and checked."""
 
     secret_key: SecretStr | None = Field(
@@ -89,7 +95,7 @@ class AuthSettings(BaseModel):
         return self
 
 
-class ErrorSettings(BaseModel):
+class ErrorSettings(_Section):
     """How errors are rendered as problem details."""
 
     type_base_uri: str | None = Field(
@@ -100,7 +106,7 @@ class ErrorSettings(BaseModel):
     )
 
 
-class ObservabilitySettings(BaseModel):
+class ObservabilitySettings(_Section):
     """Request ids, logging, metrics and tracing."""
 
     service_name: str = Field(
@@ -134,7 +140,7 @@ class ObservabilitySettings(BaseModel):
     )
 
 
-class HealthSettings(BaseModel):
+class HealthSettings(_Section):
     """Liveness and readiness probes."""
 
     check_timeout: float = Field(0.8, gt=0, description="Seconds one check may take.")
@@ -144,7 +150,7 @@ class HealthSettings(BaseModel):
     )
 
 
-class CorsSettings(BaseModel):
+class CorsSettings(_Section):
     """Cross-origin resource sharing; empty `allow_origins` turns CORS off."""
 
     allow_origins: list[str] = Field(
@@ -165,7 +171,7 @@ class CorsSettings(BaseModel):
     max_age: int = Field(600, ge=0, description="Seconds a browser may cache a preflight answer.")
 
 
-class RedisSettings(BaseModel):
+class RedisSettings(_Section):
     """The Redis server shared token stores and health checks use; unset means no Redis."""
 
     url: SecretStr | None = Field(
@@ -177,7 +183,7 @@ class RedisSettings(BaseModel):
     )
 
 
-class SecurityHeadersSettings(BaseModel):
+class SecurityHeadersSettings(_Section):
     """Security headers added to every HTTP response (those the app sets itself are kept)."""
 
     enabled: bool = Field(True, description="Add the headers below to every response.")
@@ -216,6 +222,7 @@ class Settings(BaseSettings):
     """
 
     model_config = SettingsConfigDict(
+        hide_input_in_errors=True,
         env_prefix="FASTAPI_PRO_",
         env_nested_delimiter="__",
         env_file=".env",
