@@ -69,6 +69,7 @@ PUBLIC = {
         "DatabaseUnavailableError",
         "ForeignKeyViolationError",
         "IntegrityViolationError",
+        "InvalidValueError",
         "Page",
         "PageParams",
         "PageParamsDep",

@@ -7,14 +7,17 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from fastapi_pro.db import (
+    Database,
     DatabaseUnavailableError,
     ForeignKeyViolationError,
     IntegrityViolationError,
+    InvalidValueError,
     StaleVersionError,
     TransactionConflictError,
     UniqueViolationError,
     translate_error,
 )
+from tests.db.models import CategoryRepository
 
 
 class FakePostgresError(Exception):
@@ -43,6 +46,8 @@ def sqlite_error(code: int, message: str = "") -> DBAPIError:
         ("08006", DatabaseUnavailableError),
         ("57P01", DatabaseUnavailableError),
         ("53300", DatabaseUnavailableError),
+        ("22003", InvalidValueError),
+        ("22001", InvalidValueError),
     ],
 )
 def test_postgres_errors_are_classified_by_sqlstate(sqlstate: str, expected: type) -> None:
@@ -97,3 +102,17 @@ def test_stale_data_is_a_stale_version_conflict() -> None:
 
     assert isinstance(error, StaleVersionError)
     assert error.status == 409
+
+
+async def test_an_id_beyond_64_bits_is_an_invalid_value_on_every_backend(db: Database) -> None:
+    with pytest.raises(InvalidValueError) as error:
+        async with db.session() as session:
+            await CategoryRepository(session).get_or_none(2**64)
+    assert error.value.status == 422
+    assert "18446744073709551616" not in str(error.value.detail)
+
+
+async def test_the_applications_own_overflow_is_not_translated(db: Database) -> None:
+    with pytest.raises(OverflowError):
+        async with db.session():
+            float(10**400)  # the caller's own error passes as it is

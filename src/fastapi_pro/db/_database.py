@@ -237,7 +237,8 @@ class Database:
                 DBAPIError,
                 StaleDataError,
                 PoolTimeoutError,
-            ) as error:  # the caller's own errors pass as they are
+                OverflowError,  # from the driver only; the caller's own errors pass as they are
+            ) as error:
                 raise_translated(error)
             try:
                 await session.commit()

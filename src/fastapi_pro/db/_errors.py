@@ -52,6 +52,13 @@ class IntegrityViolationError(UnprocessableEntityError):
     title = "Constraint violated"
 
 
+class InvalidValueError(UnprocessableEntityError):
+    """A value does not fit its column: out of the type's range, too long, malformed (422)."""
+
+    code = "invalid_value"
+    title = "Invalid value"
+
+
 class TransactionConflictError(ServiceUnavailableError):
     """The transaction lost a serialization race or a deadlock; retrying may succeed (503)."""
 
@@ -95,10 +102,15 @@ _POSTGRES = {
     "57P02": DatabaseUnavailableError,  # crash shutdown
     "57P03": DatabaseUnavailableError,  # cannot connect now
 }
+_POSTGRES_CLASSES: dict[str, type[AppError]] = {
+    "08": DatabaseUnavailableError,
+    "22": InvalidValueError,
+}
 _DETAIL = {
     UniqueViolationError: "A row with the same {what} already exists.",
     ForeignKeyViolationError: "The {what} refers to a row that does not exist or is still in use.",
     IntegrityViolationError: "The {what} breaks a database constraint.",
+    InvalidValueError: "A value does not fit its column (out of range, too long or malformed).",
     TransactionConflictError: "The transaction conflicted with another one; retry it.",
     DatabaseUnavailableError: "The database is unavailable; retry later.",
 }
@@ -146,11 +158,9 @@ def classify(error: DBAPIError) -> type[AppError] | None:
     """Return the `AppError` class for a driver error, or ``None`` when it has no mapping."""
     sqlstate = _sqlstate(error)
     if sqlstate is not None:
-        if sqlstate in _POSTGRES:
-            return _POSTGRES[sqlstate]
-        if sqlstate.startswith("08"):
-            return DatabaseUnavailableError
-        return None
+        # By code, else by class: 08 connection exception, 22 data exception (22003 out of
+        # range, 22001 too long, ...).
+        return _POSTGRES.get(sqlstate) or _POSTGRES_CLASSES.get(sqlstate[:2])
     code = getattr(error.orig, "sqlite_errorcode", None)
     if isinstance(code, int) and code in _SQLITE:
         return _SQLITE[code]
@@ -165,13 +175,8 @@ def translate_error(error: BaseException) -> AppError | None:
     Unique, foreign-key, not-null and check violations name their constraint and fields (never
     the offending values); serialization failures and deadlocks carry ``Retry-After``.
     """
-    if isinstance(error, StaleDataError):
-        return StaleVersionError("The row was changed by someone else; reload it and retry.")
-    if isinstance(error, OSError | ConnectionError | PoolTimeoutError):
-        # PoolTimeoutError: every pooled connection stayed busy for pool_timeout seconds.
-        return DatabaseUnavailableError(_DETAIL[DatabaseUnavailableError], retry_after=1)
     if not isinstance(error, DBAPIError):
-        return None
+        return _translate_other(error)
     cls = classify(error)
     if cls is None:
         return None
@@ -188,6 +193,31 @@ def translate_error(error: BaseException) -> AppError | None:
     if issubclass(cls, ServiceUnavailableError):
         return cls(detail, retry_after=1)
     return cls(detail, extensions=extensions)
+
+
+def _translate_other(error: BaseException) -> AppError | None:
+    if isinstance(error, StaleDataError):
+        return StaleVersionError("The row was changed by someone else; reload it and retry.")
+    if isinstance(error, OSError | ConnectionError | PoolTimeoutError):
+        # PoolTimeoutError: every pooled connection stayed busy for pool_timeout seconds.
+        return DatabaseUnavailableError(_DETAIL[DatabaseUnavailableError], retry_after=1)
+    if isinstance(error, OverflowError) and _raised_by_driver(error):
+        # sqlite3 cannot bind an integer beyond 64 bits; it raises before any SQL runs.
+        return InvalidValueError(_DETAIL[InvalidValueError])
+    return None
+
+
+_DRIVER_MODULES = ("sqlite3", "aiosqlite", "sqlalchemy", "asyncpg")
+
+
+def _raised_by_driver(error: BaseException) -> bool:
+    """Whether ``error`` came out of the database layer, not the application's own code."""
+    traceback = error.__traceback__
+    module = ""
+    while traceback is not None:
+        module = traceback.tb_frame.f_globals.get("__name__", "")
+        traceback = traceback.tb_next
+    return module.startswith(_DRIVER_MODULES)
 
 
 def raise_translated(error: BaseException) -> NoReturn:
