@@ -36,7 +36,8 @@ from fastapi_pro.auth import (
 from fastapi_pro.db import Database, SessionDep
 from fastapi_pro.errors import NotFoundError
 from fastapi_pro.health import Health
-from fastapi_pro.observability import InterceptHandler, Metrics
+from fastapi_pro.observability import InterceptHandler, Metrics, install_observability
+from fastapi_pro.security_headers import install_security_headers
 
 SECRET = "a-test-signing-secret-of-32-bytes-or-more"
 ORIGIN = "https://app.example.com"
@@ -784,3 +785,22 @@ async def test_multiprocess_metrics_directory_is_honoured_or_refused(
     # (tests/integration runs the demo under two workers with it exported.)
     with pytest.raises(RuntimeError, match="PROMETHEUS_MULTIPROC_DIR"):
         setup(make_app(), settings)
+
+
+@pytest.mark.parametrize("installed", ["observability", "security_headers"])
+def test_a_block_installed_by_hand_is_refused_before_anything_changes(
+    database_url: str, installed: str
+) -> None:
+    app = make_app()
+    if installed == "observability":
+        install_observability(app)
+    else:
+        install_security_headers(app)
+    handlers, routes = dict(app.exception_handlers), list(app.routes)
+
+    with pytest.raises(RuntimeError, match=f"install_{installed}\\(\\) was already called"):
+        setup(app, make_settings(database_url), logging=False)
+
+    assert (dict(app.exception_handlers), list(app.routes)) == (handlers, routes)
+    components = setup(app, make_settings(database_url), logging=False, **{installed: False})
+    assert components.settings is not None

@@ -43,6 +43,8 @@ from fastapi_pro.observability import (
     install_observability,
     instrument_database,
 )
+from fastapi_pro.observability._middleware import INSTALLED_STATE_KEY as OBSERVABILITY_KEY
+from fastapi_pro.security_headers import INSTALLED_STATE_KEY as SECURITY_HEADERS_KEY
 from fastapi_pro.security_headers import install_security_headers
 from fastapi_pro.settings import Settings
 
@@ -160,6 +162,17 @@ def setup(
     if app.middleware_stack is not None:
         msg = "setup() must run before the app serves its first request."
         raise RuntimeError(msg)
+    # Checked before anything is installed, so a refused call leaves the app as it was.
+    for wanted, key, switch in (
+        (observability, OBSERVABILITY_KEY, "observability"),
+        (security_headers, SECURITY_HEADERS_KEY, "security_headers"),
+    ):
+        if wanted and getattr(app.state, key, False):
+            msg = (
+                f"install_{switch}() was already called on this app; setup() installs it "
+                f"too. Remove that call, or pass {switch}=False."
+            )
+            raise RuntimeError(msg)
     settings = settings if settings is not None else Settings()
     config = settings.observability
     if logging and config.logging_enabled:

@@ -37,7 +37,7 @@ Swagger UI starts from an inline script."""
 DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")
 """FastAPI's default paths of the interactive documentation pages."""
 
-_INSTALLED = "fastapi_pro_security_headers"
+INSTALLED_STATE_KEY = "fastapi_pro_security_headers"
 
 
 class SecurityHeadersMiddleware:
@@ -146,7 +146,7 @@ def install_security_headers(app: Any, **options: Any) -> None:
         app,
         lambda inner: SecurityHeadersMiddleware(inner, **options),
         installer="install_security_headers",
-        key=_INSTALLED,
+        key=INSTALLED_STATE_KEY,
     )
 
 

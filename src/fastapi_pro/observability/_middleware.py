@@ -31,7 +31,7 @@ DEFAULT_SKIP_PATHS = frozenset({"/metrics", "/health/live", "/health/ready", "/h
 _PROPAGATOR = TraceContextTextMapPropagator()
 _DISCONNECTED = 499  # no response was sent: the client went away (nginx's convention)
 _STATUS = {status: str(status) for status in range(100, 600)}
-_INSTALLED = "fastapi_pro_observability"
+INSTALLED_STATE_KEY = "fastapi_pro_observability"
 METRICS_STATE_KEY = "fastapi_pro_metrics"
 TRACER_PROVIDER_STATE_KEY = "fastapi_pro_tracer_provider"
 
@@ -374,7 +374,7 @@ def install_observability(app: Any, **options: Any) -> None:
         app,
         lambda inner: ObservabilityMiddleware(inner, **options),
         installer="install_observability",
-        key=_INSTALLED,
+        key=INSTALLED_STATE_KEY,
     )
     # Recorded so tools (the pytest plugin's captured metrics and spans) find what the app uses.
     setattr(app.state, METRICS_STATE_KEY, options.get("metrics"))
