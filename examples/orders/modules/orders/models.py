@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, String
+from sqlalchemy import BigInteger, CheckConstraint, Enum, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from examples.orders.database import Model
@@ -56,7 +56,7 @@ class OrderLine(BigIntPrimaryKey, Model):
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
     product_name: Mapped[str] = mapped_column(String(200))
     quantity: Mapped[int]
-    unit_price_cents: Mapped[int]
+    unit_price_cents: Mapped[int] = mapped_column(BigInteger())
 
 
 class Order(BigIntPrimaryKey, Timestamps, Versioned, Model):
@@ -68,7 +68,8 @@ class Order(BigIntPrimaryKey, Timestamps, Versioned, Model):
     status: Mapped[OrderStatus] = mapped_column(
         _enum(OrderStatus), default=OrderStatus.PENDING, index=True
     )
-    total_cents: Mapped[int]
+    # Up to MAX_LINES x MAX_QUANTITY x MAX_PRICE_CENTS = 5 * 10**12: beyond INTEGER, so BIGINT.
+    total_cents: Mapped[int] = mapped_column(BigInteger())
     lines: Mapped[list[OrderLine]] = relationship(
         lazy="raise", order_by=OrderLine.id, cascade="all, delete-orphan"
     )

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
+from examples.orders.modules.bounds import IdPath
 from examples.orders.modules.orders.models import Action, OrderStatus
 from examples.orders.modules.orders.schemas import OrderCreate, OrderOut
 from examples.orders.modules.orders.service import (
@@ -70,36 +71,36 @@ async def list_orders(
 
 
 @router.get("/{order_id}", responses=problem_responses(NotFoundError))
-async def read_order(order_id: int, viewer: ViewerDep, orders: Orders) -> OrderOut:
+async def read_order(order_id: IdPath, viewer: ViewerDep, orders: Orders) -> OrderOut:
     """One order; another customer's order is a 404."""
     return OrderOut.model_validate(await orders.get(viewer, order_id))
 
 
 @router.post("/{order_id}/pay", dependencies=CUSTOMERS, responses=GUARDED_TRANSITION_PROBLEMS)
-async def pay_order(order_id: int, viewer: ViewerDep, orders: Orders) -> OrderOut:
+async def pay_order(order_id: IdPath, viewer: ViewerDep, orders: Orders) -> OrderOut:
     """Pay your pending order (customers)."""
     return OrderOut.model_validate(await orders.apply(viewer, order_id, Action.PAY))
 
 
 @router.post("/{order_id}/cancel", responses=TRANSITION_PROBLEMS)
-async def cancel_order(order_id: int, viewer: ViewerDep, orders: Orders) -> OrderOut:
+async def cancel_order(order_id: IdPath, viewer: ViewerDep, orders: Orders) -> OrderOut:
     """Cancel a pending order (its customer, or staff)."""
     return OrderOut.model_validate(await orders.apply(viewer, order_id, Action.CANCEL))
 
 
 @router.post("/{order_id}/ship", dependencies=STAFF, responses=GUARDED_TRANSITION_PROBLEMS)
-async def ship_order(order_id: int, viewer: ViewerDep, orders: Orders) -> OrderOut:
+async def ship_order(order_id: IdPath, viewer: ViewerDep, orders: Orders) -> OrderOut:
     """Ship a paid order (staff)."""
     return OrderOut.model_validate(await orders.apply(viewer, order_id, Action.SHIP))
 
 
 @router.post("/{order_id}/deliver", dependencies=STAFF, responses=GUARDED_TRANSITION_PROBLEMS)
-async def deliver_order(order_id: int, viewer: ViewerDep, orders: Orders) -> OrderOut:
+async def deliver_order(order_id: IdPath, viewer: ViewerDep, orders: Orders) -> OrderOut:
     """Record that a shipped order arrived (staff)."""
     return OrderOut.model_validate(await orders.apply(viewer, order_id, Action.DELIVER))
 
 
 @router.post("/{order_id}/refund", dependencies=STAFF, responses=GUARDED_TRANSITION_PROBLEMS)
-async def refund_order(order_id: int, viewer: ViewerDep, orders: Orders) -> OrderOut:
+async def refund_order(order_id: IdPath, viewer: ViewerDep, orders: Orders) -> OrderOut:
     """Refund a paid or delivered order (staff)."""
     return OrderOut.model_validate(await orders.apply(viewer, order_id, Action.REFUND))

@@ -7,20 +7,27 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from examples.orders.modules.bounds import Id
 from examples.orders.modules.orders.models import OrderStatus
+
+MAX_QUANTITY = 1000
+"""The most of one product on one line."""
+
+MAX_LINES = 50
+"""The most lines on one order."""
 
 
 class OrderLineIn(BaseModel):
     """A product and how many of it."""
 
-    product_id: int = Field(ge=1)
-    quantity: int = Field(ge=1, le=1000)
+    product_id: Id
+    quantity: int = Field(ge=1, le=MAX_QUANTITY)
 
 
 class OrderCreate(BaseModel):
     """A new order; prices are taken from the catalogue at this moment."""
 
-    lines: list[OrderLineIn] = Field(min_length=1, max_length=50)
+    lines: list[OrderLineIn] = Field(min_length=1, max_length=MAX_LINES)
 
     @model_validator(mode="after")
     def _one_line_per_product(self) -> Self:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, String
+from sqlalchemy import BigInteger, CheckConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from examples.orders.database import Model
@@ -20,4 +20,4 @@ class Product(BigIntPrimaryKey, Timestamps, SoftDelete, Versioned, Model):
 
     sku: Mapped[str] = mapped_column(String(50), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    price_cents: Mapped[int]
+    price_cents: Mapped[int] = mapped_column(BigInteger())

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Security
 
+from examples.orders.modules.bounds import IdPath
 from examples.orders.modules.products.schemas import ProductCreate, ProductOut, ProductUpdate
 from examples.orders.modules.products.service import ProductService
 from examples.orders.modules.users.models import Role
@@ -41,7 +42,7 @@ async def list_products(
 
 
 @router.get("/{product_id}", responses=problem_responses(NotFoundError))
-async def read_product(product_id: int, products: Products) -> ProductOut:
+async def read_product(product_id: IdPath, products: Products) -> ProductOut:
     """One product."""
     return ProductOut.model_validate(await products.get(product_id))
 
@@ -62,7 +63,7 @@ async def create_product(data: ProductCreate, products: Products) -> ProductOut:
     dependencies=STAFF_ONLY,
     responses=problem_responses(InsufficientScopeError, NotFoundError, StaleVersionError),
 )
-async def update_product(product_id: int, data: ProductUpdate, products: Products) -> ProductOut:
+async def update_product(product_id: IdPath, data: ProductUpdate, products: Products) -> ProductOut:
     """Change a product (staff); send the ``version`` you read, a stale one is a 409."""
     return ProductOut.model_validate(await products.update(product_id, data))
 
@@ -73,6 +74,6 @@ async def update_product(product_id: int, data: ProductUpdate, products: Product
     dependencies=STAFF_ONLY,
     responses=problem_responses(InsufficientScopeError, NotFoundError),
 )
-async def delete_product(product_id: int, products: Products) -> None:
+async def delete_product(product_id: IdPath, products: Products) -> None:
     """Remove a product from the catalogue (staff); orders that hold it keep their lines."""
     await products.delete(product_id)

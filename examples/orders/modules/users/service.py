@@ -8,6 +8,7 @@ from typing import Annotated, cast
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
+from examples.orders.modules.bounds import MAX_ID
 from examples.orders.modules.users.models import Role, User
 from examples.orders.modules.users.repository import UserRepository
 from examples.orders.modules.users.schemas import UserCreate
@@ -78,9 +79,11 @@ class UserService:
 
     async def load(self, principal: Principal) -> User | None:
         """Return the account a verified token speaks for, or ``None`` when it is gone."""
-        if not principal.subject.isdigit():
+        subject = principal.subject  # signed by us, but checked like input all the same
+        if not (subject.isascii() and subject.isdigit() and len(subject) <= len(str(MAX_ID))):
             return None
-        return await self.users.get_or_none(int(principal.subject))
+        user_id = int(subject)
+        return await self.users.get_or_none(user_id) if 1 <= user_id <= MAX_ID else None
 
 
 def user_loader(database: Database, hasher: PasswordHasher) -> UserLoader:
