@@ -82,6 +82,26 @@ def anchors() -> FastAPI:
     return app
 
 
+def with_setup() -> FastAPI:
+    """What ``setup(app)`` installs by default, with tracing, the database and auth left out:
+    error handlers, the middleware (request id, metrics, access log, log context) and the
+    security headers."""
+    from fastapi_pro import Settings, setup  # noqa: PLC0415
+
+    app = base_app()
+    settings = Settings(_env_file=None, environment="test")  # type: ignore[call-arg]
+    setup(app, settings, database=False, auth=False, logging=False, health=False)
+    return app
+
+
+def headers_only() -> FastAPI:
+    from fastapi_pro.security_headers import install_security_headers  # noqa: PLC0415
+
+    app = base_app()
+    install_security_headers(app)
+    return app
+
+
 def cases() -> dict[str, FastAPI]:
     full = {
         "request_id": True,
@@ -93,6 +113,8 @@ def cases() -> dict[str, FastAPI]:
     return {
         "bare FastAPI": base_app(),
         "fastapi-pro full stack": pro(**full),
+        "setup() defaults (no tracing)": with_setup(),
+        "security headers only": headers_only(),
         "fastapi-pro metrics + request id": pro(request_id=True, metrics=Metrics()),
         "fastapi-pro request id only": pro(request_id=True),
         "fastapi-pro metrics only": pro(metrics=Metrics()),
