@@ -132,3 +132,28 @@ def test_prometheus_multiprocess_directory_comes_from_its_own_variable(
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "/run/prometheus")
 
     assert Settings().prometheus_multiproc_dir == "/run/prometheus"
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"), [("600", 600), ("1.5", 1.5), ("PT10M", 600), ("00:10:00", 600)]
+)
+def test_durations_read_seconds_iso_8601_and_clock_time(
+    monkeypatch: pytest.MonkeyPatch, value: str, seconds: float
+) -> None:
+    monkeypatch.setenv("FASTAPI_PRO_AUTH__ACCESS_TOKEN_TTL", value)
+    monkeypatch.setenv("FASTAPI_PRO_AUTH__LEEWAY", value)
+
+    auth = Settings(_env_file=None).auth  # type: ignore[call-arg]
+
+    assert auth.access_token_ttl.total_seconds() == seconds
+    assert auth.leeway.total_seconds() == seconds
+
+
+def test_null_in_a_variable_turns_an_optional_header_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FASTAPI_PRO_SECURITY_HEADERS__REFERRER_POLICY", "null")
+    monkeypatch.setenv("FASTAPI_PRO_SECURITY_HEADERS__FRAME_OPTIONS", "null")
+
+    headers = Settings(_env_file=None).security_headers  # type: ignore[call-arg]
+
+    assert headers.referrer_policy is None
+    assert headers.frame_options is None

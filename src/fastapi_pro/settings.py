@@ -8,9 +8,9 @@ working directory is read too. This is the only module that reads the environmen
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fastapi_pro.security_headers import API_CONTENT_SECURITY_POLICY, DOCS_CONTENT_SECURITY_POLICY
@@ -20,6 +20,20 @@ MIN_HMAC_KEY_BYTES = 32
 
 JWTAlgorithm = Literal["HS256", "HS384", "HS512", "RS256", "ES256", "EdDSA"]
 """The JSON Web Signature algorithms fastapi-pro signs and verifies with."""
+
+
+def _seconds(value: object) -> object:
+    """Read ``"600"`` or ``"1.5"`` (as environment variables are) as seconds."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value  # an ISO 8601 duration or HH:MM:SS, for pydantic
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_seconds)]
+"""A duration given in seconds (``600``), as ISO 8601 (``PT10M``) or as ``HH:MM:SS``."""
 
 
 class _Section(BaseModel):
@@ -60,15 +74,15 @@ class AuthSettings(_Section):
         None, description="PEM private key that signs tokens with RS256, ES256 or EdDSA."
     )
     algorithm: JWTAlgorithm = Field("HS256", description="The algorithm tokens are signed with.")
-    access_token_ttl: timedelta = Field(
+    access_token_ttl: Duration = Field(
         timedelta(minutes=15), gt=timedelta(0), description="Lifetime of access tokens."
     )
-    refresh_token_ttl: timedelta = Field(
+    refresh_token_ttl: Duration = Field(
         timedelta(days=14), gt=timedelta(0), description="Lifetime of refresh-token families."
     )
     issuer: str | None = Field(None, description="Expected and issued `iss` claim.")
     audience: str | None = Field(None, description="Expected and issued `aud` claim.")
-    leeway: timedelta = Field(timedelta(0), ge=timedelta(0), description="Clock skew allowed.")
+    leeway: Duration = Field(timedelta(0), ge=timedelta(0), description="Clock skew allowed.")
     token_store: TokenStoreName = Field(
         "memory",
         description=(
@@ -225,6 +239,7 @@ class Settings(BaseSettings):
         hide_input_in_errors=True,
         env_prefix="FASTAPI_PRO_",
         env_nested_delimiter="__",
+        env_parse_none_str="null",  # FASTAPI_PRO_SECURITY_HEADERS__REFERRER_POLICY=null: none
         env_file=".env",
         extra="ignore",
         validate_default=True,
