@@ -493,3 +493,108 @@ def test_a_configured_sqlite_file_gets_one_copy_per_worker(
         "shared_gw0.db",
         "shared_gw1.db",
     }
+
+
+def test_session_scoped_fixtures_are_not_rolled_back_with_the_first_test(
+    project: pytest.Pytester,
+) -> None:
+    project.makeconftest(
+        """
+        import pytest_asyncio
+        from fastapi_pro.db import Database
+        from sampleapp import Row
+
+        @pytest_asyncio.fixture(scope="session", loop_scope="session")
+        async def reference_rows(fastapi_app):
+            async with Database.of(fastapi_app).session() as session:
+                session.add_all([Row(owner="ref-1"), Row(owner="ref-2")])
+        """
+    )
+    project.makepyfile(
+        test_seed="""
+        async def test_1_app_only(fastapi_app, reference_rows):
+            pass
+
+        async def test_2_reads_reference(fastapi_client, reference_rows):
+            assert (await fastapi_client.get("/rows")).json() == ["ref-1", "ref-2"]
+        """
+    )
+    project.runpytest_subprocess("-p", "no:randomly", "test_seed.py").assert_outcomes(passed=2)
+
+
+def test_a_projects_own_fastapi_app_fixture_leaves_the_plugin_dormant(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makefile(
+        ".toml",
+        pyproject='[tool.pytest.ini_options]\nasyncio_mode = "auto"\n'
+        'asyncio_default_fixture_loop_scope = "function"\n',
+    )
+    pytester.makeconftest(
+        """
+        import httpx
+        import pytest
+        import pytest_asyncio
+        from fastapi import FastAPI
+
+        @pytest.fixture
+        def fastapi_app():
+            app = FastAPI()
+
+            @app.get("/")
+            async def root():
+                return {"ok": True}
+
+            return app
+
+        @pytest_asyncio.fixture
+        async def client(fastapi_app):
+            transport = httpx.ASGITransport(app=fastapi_app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                yield client
+        """
+    )
+    pytester.makepyfile(
+        test_own="""
+        async def test_root(client):
+            assert (await client.get("/")).json() == {"ok": True}
+
+        def test_plain(fastapi_app):
+            assert fastapi_app.title == "FastAPI"
+        """
+    )
+    with_plugin = pytester.runpytest_subprocess()
+    without = pytester.runpytest_subprocess("-p", "no:fastapi_pro")
+    assert with_plugin.parseoutcomes() == without.parseoutcomes() == {"passed": 2}
+
+
+def test_the_loop_check_follows_each_tests_own_fixtures(project: pytest.Pytester) -> None:
+    one = project.mkpydir("one")
+    (one / "conftest.py").write_text(
+        "import pytest_asyncio\n\n"
+        "@pytest_asyncio.fixture\n"
+        "async def helper(fastapi_session):\n"
+        "    return fastapi_session\n"
+    )
+    (one / "test_one.py").write_text(
+        "import pytest\n\n"
+        "@pytest.mark.parametrize('n', range(3))\n"
+        "async def test_uses(helper, n):\n"
+        "    pass\n"
+    )
+    two = project.mkpydir("two")
+    (two / "conftest.py").write_text(
+        "import pytest, pytest_asyncio\n\n"
+        "@pytest.fixture\n"
+        "def helper():\n"
+        "    return 'unrelated'\n\n"
+        "@pytest_asyncio.fixture\n"
+        "async def upload(helper):\n"
+        "    return helper\n"
+    )
+    (two / "test_two.py").write_text("async def test_upload(upload):\n    assert upload\n")
+    result = project.runpytest_subprocess("one", "two")
+    result.assert_outcomes(passed=1, errors=3)  # every use refused with the message, not one
+    result.stdout.fnmatch_lines(
+        ["ERROR one/test_one.py::test_uses*Fixture 'helper' uses the app*"] * 3
+    )

@@ -62,7 +62,7 @@ async def reset_schema(url: str | URL, metadata: Any) -> None:
 
 def registered_database(app: Any) -> Database | None:
     """The `Database` whose lifespan registered it on ``app``, if any."""
-    database = getattr(app.state, STATE_KEY, None)
+    database = getattr(getattr(app, "state", None), STATE_KEY, None)
     return database if isinstance(database, Database) else None
 
 

@@ -8,8 +8,9 @@ until a test asks for one of its fixtures. Importing it is cheap and never fails
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,7 +45,6 @@ _MISSING = next((name for name in _REQUIRED if importlib.util.find_spec(name) is
 _APP_FIXTURE = "fastapi_app"
 _ISOLATION = "_fastapi_pro_isolation"
 NO_ROLLBACK = "fastapi_pro_no_rollback"
-_app_bound_key = pytest.StashKey[set[str]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -82,8 +82,69 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def _fixture_defs(item: pytest.Item) -> dict[str, Sequence[pytest.FixtureDef[Any]]]:
+    info = getattr(item, "_fixtureinfo", None)
+    return dict(getattr(info, "name2fixturedefs", None) or {})
+
+
+def _is_ours(fixturedef: pytest.FixtureDef[Any]) -> bool:
+    return getattr(fixturedef.func, "__module__", None) == __name__
+
+
+def _fixture_loop_scope(fixturedef: pytest.FixtureDef[Any], config: pytest.Config) -> str | None:
+    """The event loop an async fixture runs in, as pytest-asyncio will decide; None if sync."""
+    func = fixturedef.func
+    explicit = getattr(func, "_force_asyncio_fixture", False)
+    if not explicit and not (inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func)):
+        return None
+    scope = getattr(func, "_loop_scope", None)
+    if scope:
+        return str(scope)
+    default = config.getini("asyncio_default_fixture_loop_scope")
+    if default and default != "fixture-scope":
+        return str(default)
+    return str(fixturedef.scope)
+
+
+def _app_loop_error(item: pytest.Item, defs: dict[str, Sequence[Any]]) -> str | None:
+    """Name a fixture of the project's that uses the app from another event loop, if any."""
+    memo: dict[int, bool] = {}
+
+    def uses_app(name: str, index: int = -1) -> bool:
+        chain = defs.get(name, ())
+        if name == _APP_FIXTURE or not chain or -index > len(chain):
+            return name == _APP_FIXTURE
+        fixturedef = chain[index]
+        key = id(fixturedef)
+        if key not in memo:
+            memo[key] = False  # cycles count as not using the app
+            memo[key] = any(
+                uses_app(arg, index - 1 if arg == name else -1) for arg in fixturedef.argnames
+            )
+        return memo[key]
+
+    for name in getattr(item, "fixturenames", ()):
+        chain = defs.get(name)
+        if not chain or _is_ours(chain[-1]) or name == _APP_FIXTURE or not uses_app(name):
+            continue
+        loop_scope = _fixture_loop_scope(chain[-1], item.config)
+        if loop_scope is not None and loop_scope != "session":
+            via = next(arg for arg in chain[-1].argnames if uses_app(arg))
+            return (
+                f"Fixture {name!r} uses the app (through {via!r}) but runs in the "
+                f"{loop_scope!r} event loop, while the app and its engine live in the "
+                'session\'s. Declare it with @pytest_asyncio.fixture(loop_scope="session"), or '
+                'set asyncio_default_fixture_loop_scope = "session" in the pytest configuration.'
+            )
+    return None
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run async tests that use the app in the session's event loop, as its fixtures do."""
+    """Prepare the tests that use the plugin's fixtures; leave every other test as it is.
+
+    They run in the rolled-back transaction and in the session's event loop, where the app's
+    engine lives; a project fixture that uses the app from another loop is reported at set-up.
+    """
     if _MISSING is not None:
         return
     from pytest_asyncio import is_async_test  # noqa: PLC0415 - only when installed
@@ -91,29 +152,38 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     session_loop = pytest.mark.asyncio(loop_scope="session")
     for item in items:
         names = getattr(item, "fixturenames", None)
-        if names is None or _APP_FIXTURE not in names:
+        defs = _fixture_defs(item)
+        if names is None or not any(_is_ours(chain[-1]) for chain in defs.values() if chain):
+            continue  # no fixture of this plugin: dormant
+        if _APP_FIXTURE not in names:
             continue
-        # Every test that uses the app runs in the rolled-back transaction, set up before any
-        # fixture of the project's own, so that nothing it writes outlives it.
+        # Set up after the wider-scoped fixtures (whose work must outlive the test) and before
+        # the project's function-scoped ones, so that nothing they write outlives the test.
         if _ISOLATION not in names:
-            names.insert(0, _ISOLATION)
+            scopes = [defs[name][-1].scope if defs.get(name) else None for name in names]
+            first = next((i for i, scope in enumerate(scopes) if scope == "function"), len(names))
+            names.insert(first, _ISOLATION)
+        error = _app_loop_error(item, defs)
+        if error is not None:
+            item.stash[_fixture_loop_error_key] = error
         if not is_async_test(item):
             continue
-        scopes = {
+        marks = {
             mark.kwargs.get("loop_scope") or mark.kwargs.get("scope")
             for mark in item.iter_markers("asyncio")
         } - {None}
-        if not scopes:
+        if not marks:
             item.add_marker(session_loop, append=False)
-        elif scopes != {"session"}:
-            item.stash[_loop_error_key] = sorted(str(scope) for scope in scopes)
+        elif marks != {"session"}:
+            item.stash[_loop_error_key] = sorted(str(scope) for scope in marks)
 
 
 _loop_error_key = pytest.StashKey[list[str]]()
+_fixture_loop_error_key = pytest.StashKey[str]()
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Refuse a test that asks for another event loop than the app's."""
+    """Refuse a test, or a fixture of it, that asks for another event loop than the app's."""
     scopes = item.stash.get(_loop_error_key, None)
     if scopes:
         pytest.fail(
@@ -122,32 +192,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             "asyncio marker or set it to 'session'.",
             pytrace=False,
         )
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_fixture_setup(
-    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
-) -> None:
-    """Refuse an async fixture that uses the app from another event loop than the app's.
-
-    The app's engine lives in the session's loop; a fixture running in a test's own loop that
-    awaits it fails, on PostgreSQL, with "attached to a different loop". Caught here for every
-    backend, with the fix.
-    """
-    bound = request.config.stash.setdefault(_app_bound_key, {_APP_FIXTURE})
-    if fixturedef.argname in bound or not bound.intersection(fixturedef.argnames):
-        return
-    bound.add(fixturedef.argname)
-    loop_scope = getattr(fixturedef.func, "_loop_scope", None)  # set on async fixtures only
-    if loop_scope is not None and loop_scope != "session":
-        via = sorted(bound.intersection(fixturedef.argnames))[0]
-        pytest.fail(
-            f"Fixture {fixturedef.argname!r} uses the app (through {via!r}) but runs in the "
-            f"{loop_scope!r} event loop, while the app and its engine live in the session's. "
-            'Declare it with @pytest_asyncio.fixture(loop_scope="session"), or set '
-            'asyncio_default_fixture_loop_scope = "session" in the pytest configuration.',
-            pytrace=False,
-        )
+    error = item.stash.get(_fixture_loop_error_key, None)
+    if error:
+        pytest.fail(error, pytrace=False)
 
 
 def _database_url(config: pytest.Config) -> str | None:
