@@ -56,3 +56,22 @@ async def test_without_loader_or_reloader_a_refresh_keeps_the_grants() -> None:
     pair = await auth.refresh((await auth.login(GRANTED)).refresh_token)
     access = await auth.authenticate(pair.access_token)
     assert (access.scopes, access.roles) == (GRANTED.scopes, GRANTED.roles)
+
+
+async def test_a_failed_reload_leaves_the_refresh_token_usable() -> None:
+    calls = 0
+
+    async def reload(principal: Principal) -> Principal:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ConnectionError("the user database is down")
+        return principal
+
+    auth = Auth(make_tokens(), reload_principal=reload)
+    refresh_token = (await auth.login(GRANTED)).refresh_token
+    with pytest.raises(ConnectionError):
+        await auth.refresh(refresh_token)
+
+    pair = await auth.refresh(refresh_token)  # the retry is not taken for a stolen token
+    assert (await auth.authenticate(pair.access_token)).subject == "alice"

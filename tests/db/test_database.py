@@ -175,3 +175,11 @@ async def test_retry_transaction_does_not_retry_other_errors() -> None:
 )
 def test_a_url_without_a_driver_gets_the_async_one(given: str, used: str) -> None:
     assert Database(given).url.drivername == used
+
+
+def test_urls_with_and_without_a_driver_name_the_same_database() -> None:
+    from fastapi_pro.db._database import same_database  # noqa: PLC0415
+
+    assert same_database("postgres://u@h/db", "postgresql+asyncpg://u@h/db")
+    assert same_database("sqlite:///./a.db", "sqlite+aiosqlite:///./a.db")
+    assert not same_database("postgresql://u@h/db", "postgresql://u@h/other")

@@ -17,7 +17,7 @@ from fastapi_pro.db import (
     UniqueViolationError,
     translate_error,
 )
-from tests.db.models import CategoryRepository
+from tests.db.models import Category, CategoryRepository
 
 
 class FakePostgresError(Exception):
@@ -48,6 +48,8 @@ def sqlite_error(code: int, message: str = "") -> DBAPIError:
         ("53300", DatabaseUnavailableError),
         ("22003", InvalidValueError),
         ("22001", InvalidValueError),
+        ("22000", InvalidValueError),
+        ("22P02", InvalidValueError),
     ],
 )
 def test_postgres_errors_are_classified_by_sqlstate(sqlstate: str, expected: type) -> None:
@@ -116,3 +118,23 @@ async def test_the_applications_own_overflow_is_not_translated(db: Database) -> 
     with pytest.raises(OverflowError):
         async with db.session():
             float(10**400)  # the caller's own error passes as it is
+
+
+@pytest.mark.parametrize("sqlstate", ["22012", "2201B", "22023"])
+def test_data_exceptions_that_are_the_applications_bugs_stay_unhandled(sqlstate: str) -> None:
+    error = DBAPIError("SELECT 1/0", {}, FakePostgresError(sqlstate))  # type: ignore[arg-type]
+    assert translate_error(error) is None
+
+
+def test_an_overflow_from_a_module_that_only_looks_like_a_driver_is_not_translated() -> None:
+    namespace: dict[str, object] = {"__name__": "sqlite3_helpers"}
+    exec("def compute():\n    return 2.0 ** 5000\n", namespace)  # noqa: S102 - a module named so
+    with pytest.raises(OverflowError) as caught:
+        namespace["compute"]()  # type: ignore[operator]
+    assert translate_error(caught.value) is None
+
+
+async def test_an_out_of_range_value_caught_at_commit_is_an_invalid_value(db: Database) -> None:
+    with pytest.raises(InvalidValueError):
+        async with db.session() as session:
+            session.add(Category(id=2**64, name="huge"))  # flushed only by the commit

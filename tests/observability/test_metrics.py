@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -170,3 +171,21 @@ async def test_the_metrics_token_must_come_as_a_bearer_token(metrics: Metrics) -
 
     assert bare.status_code == 401
     assert lower.status_code == 200
+
+
+def test_the_lower_case_variable_prometheus_client_honours_is_accepted(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from fastapi_pro.observability import Metrics\n"
+        "print(Metrics(multiprocess_dir=sys.argv[1]).multiprocess_dir)\n"
+    )
+    env = {**os.environ, "prometheus_multiproc_dir": str(tmp_path)}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    output = subprocess.run(
+        [sys.executable, "-W", "ignore::DeprecationWarning", "-c", code, str(tmp_path)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    ).stdout
+    assert output.strip() == str(tmp_path)

@@ -188,15 +188,17 @@ class Auth:
             InvalidTokenError: If the token is invalid, rotated already, or its family revoked.
         """
         claims = await self._refresh_claims(refresh_token)
+        # The identity is checked before the rotation: if the check fails on the way (the
+        # user database is down), the client still holds a valid token and may retry.
+        principal = await self._current(self.tokens.to_principal(claims))
+        if principal is None:  # the account is gone or disabled: end this session for good
+            await self.store.revoke_family(claims["fam"])
+            raise InvalidTokenError(self.realm)
         new_id = uuid.uuid4().hex
         result = await self.store.rotate(
             claims["fam"], claims["jti"], new_id, self._family_expiry()
         )
         if result != "rotated":
-            raise InvalidTokenError(self.realm)
-        principal = await self._current(self.tokens.to_principal(claims))
-        if principal is None:  # the account is gone or disabled: end this session for good
-            await self.store.revoke_family(claims["fam"])
             raise InvalidTokenError(self.realm)
         return self._pair(principal, claims["fam"], new_id)
 

@@ -34,6 +34,10 @@ STATE_KEY = "fastapi_pro_database"
 
 DEFAULT_URL = "sqlite+aiosqlite:///./app.db"
 
+# What a session's work or commit raises that `translate_error` knows. OverflowError only
+# translates when the driver raised it (binding an integer beyond 64 bits).
+_DATABASE_ERRORS = (DBAPIError, StaleDataError, PoolTimeoutError, OverflowError)
+
 # Plain URLs (``postgresql://``, as most platforms hand them out) get the async driver.
 _ASYNC_DRIVERS = {
     "postgresql": "postgresql+asyncpg",
@@ -43,14 +47,14 @@ _ASYNC_DRIVERS = {
 
 
 # Set by the test plugin while the app under test starts and runs: the only database it may use.
-_required_database: ContextVar[URL | None] = ContextVar(
-    "fastapi_pro_required_database", default=None
+_allowed_databases: ContextVar[tuple[URL, ...] | None] = ContextVar(
+    "fastapi_pro_allowed_databases", default=None
 )
 
 
 def same_database(left: str | URL, right: str | URL) -> bool:
     """Whether two URLs name the same database (drivers and passwords aside)."""
-    a, b = make_url(left), make_url(right)
+    a, b = async_url(left), async_url(right)
     return (a.get_backend_name(), a.host, a.port, a.database) == (
         b.get_backend_name(),
         b.host,
@@ -60,17 +64,18 @@ def same_database(left: str | URL, right: str | URL) -> bool:
 
 
 @contextmanager
-def only_database(url: str | URL) -> Iterator[None]:
-    """Make every `Database` on another URL refuse to start, open sessions or create tables.
+def only_database(*urls: str | URL) -> Iterator[None]:
+    """Make every `Database` on other URLs refuse to start, open sessions or create tables.
 
-    Holds inside the block and in tasks started in it: tests never touch a database that is
-    not theirs.
+    Holds inside the block and in tasks started in it: the test plugin runs the app's start-up
+    and every request under it, so tests never touch a database that is not theirs (code that
+    takes connections from ``database.engine`` itself is not checked).
     """
-    token = _required_database.set(make_url(url))
+    token = _allowed_databases.set(tuple(async_url(url) for url in urls))
     try:
         yield
     finally:
-        _required_database.reset(token)
+        _allowed_databases.reset(token)
 
 
 def async_url(url: str | URL) -> URL:
@@ -193,16 +198,18 @@ class Database:
             await self.dispose()
 
     def _check_allowed(self) -> None:
-        required = _required_database.get()
-        if required is not None and not same_database(self.url, required):
-            shown = self.url.render_as_string(hide_password=True)
-            msg = (
-                f"This Database uses {shown}, not the test database "
-                f"{required.render_as_string(hide_password=True)}; it refuses to touch it. "
-                "Build the app's Database from Settings() inside the app factory (the test "
-                "plugin sets FASTAPI_PRO_DATABASE__URL before it imports and builds the app)."
-            )
-            raise RuntimeError(msg)
+        allowed = _allowed_databases.get()
+        if allowed is None or any(same_database(self.url, url) for url in allowed):
+            return
+        shown = self.url.render_as_string(hide_password=True)
+        tests = ", ".join(url.render_as_string(hide_password=True) for url in allowed)
+        msg = (
+            f"This Database uses {shown}, not the test database ({tests}); it refuses to "
+            "touch it. Build the app's Database from Settings() inside the app factory (the "
+            "test plugin sets FASTAPI_PRO_DATABASE__URL before it imports and builds the app), "
+            "or allow a further test database with run_app(..., allow=[url])."
+        )
+        raise RuntimeError(msg)
 
     @classmethod
     def of(cls, connection: HTTPConnection | Starlette) -> Database:
@@ -233,16 +240,11 @@ class Database:
         try:
             try:
                 yield session
-            except (
-                DBAPIError,
-                StaleDataError,
-                PoolTimeoutError,
-                OverflowError,  # from the driver only; the caller's own errors pass as they are
-            ) as error:
+            except _DATABASE_ERRORS as error:  # the caller's own errors pass as they are
                 raise_translated(error)
             try:
-                await session.commit()
-            except (DBAPIError, StaleDataError, OSError) as error:  # OSError: connection lost
+                await session.commit()  # flushes what is pending: the same errors can arise
+            except (*_DATABASE_ERRORS, OSError) as error:  # OSError: connection lost
                 raise_translated(error)
         finally:
             await asyncio.shield(session.close())  # rolls back whatever was not committed

@@ -98,14 +98,21 @@ _POSTGRES = {
     "40001": TransactionConflictError,
     "40P01": TransactionConflictError,
     "53300": DatabaseUnavailableError,  # too many connections
+    # Values that do not fit their column. Not the whole class 22: division by zero or an
+    # invalid regular expression are the application's bugs, and stay 500s.
+    "22000": InvalidValueError,  # asyncpg refusing a parameter before sending it (int64 range)
+    "22001": InvalidValueError,  # string too long
+    "22003": InvalidValueError,  # numeric value out of range
+    "22007": InvalidValueError,  # invalid datetime format
+    "22008": InvalidValueError,  # datetime field overflow
+    "22021": InvalidValueError,  # character not in repertoire
+    "22P02": InvalidValueError,  # invalid text representation
+    "22P05": InvalidValueError,  # untranslatable character
     "57P01": DatabaseUnavailableError,  # admin shutdown
     "57P02": DatabaseUnavailableError,  # crash shutdown
     "57P03": DatabaseUnavailableError,  # cannot connect now
 }
-_POSTGRES_CLASSES: dict[str, type[AppError]] = {
-    "08": DatabaseUnavailableError,
-    "22": InvalidValueError,
-}
+_POSTGRES_CLASSES: dict[str, type[AppError]] = {"08": DatabaseUnavailableError}
 _DETAIL = {
     UniqueViolationError: "A row with the same {what} already exists.",
     ForeignKeyViolationError: "The {what} refers to a row that does not exist or is still in use.",
@@ -158,8 +165,7 @@ def classify(error: DBAPIError) -> type[AppError] | None:
     """Return the `AppError` class for a driver error, or ``None`` when it has no mapping."""
     sqlstate = _sqlstate(error)
     if sqlstate is not None:
-        # By code, else by class: 08 connection exception, 22 data exception (22003 out of
-        # range, 22001 too long, ...).
+        # By code, else by class: 08 is a connection exception.
         return _POSTGRES.get(sqlstate) or _POSTGRES_CLASSES.get(sqlstate[:2])
     code = getattr(error.orig, "sqlite_errorcode", None)
     if isinstance(code, int) and code in _SQLITE:
@@ -217,7 +223,7 @@ def _raised_by_driver(error: BaseException) -> bool:
     while traceback is not None:
         module = traceback.tb_frame.f_globals.get("__name__", "")
         traceback = traceback.tb_next
-    return module.startswith(_DRIVER_MODULES)
+    return any(module == name or module.startswith(f"{name}.") for name in _DRIVER_MODULES)
 
 
 def raise_translated(error: BaseException) -> NoReturn:

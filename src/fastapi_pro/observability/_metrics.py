@@ -78,7 +78,10 @@ def _check_multiprocess_environment(directory: str) -> None:
     """
     from prometheus_client import values  # noqa: PLC0415 - only in multiprocess mode
 
-    exported = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    # prometheus-client still honours the old lower-case spelling.
+    exported = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get(
+        "prometheus_multiproc_dir"  # noqa: SIM112 - the legacy spelling, on purpose
+    )
     enabled = getattr(values.ValueClass, "_multiprocess", False)
     if not enabled or exported is None or Path(exported).resolve() != Path(directory).resolve():
         msg = (

@@ -5,13 +5,13 @@ from __future__ import annotations
 import importlib
 import inspect
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.engine import URL
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fastapi_pro.db._database import only_database, same_database
 from fastapi_pro.testing._database import registered_database, reset_schema
@@ -59,6 +59,16 @@ async def build_app(target: Any) -> FastAPI:
     return app
 
 
+def _guarded(app: ASGIApp, allowed: tuple[str | URL, ...]) -> ASGIApp:
+    """``app``, with every request handled under `only_database` of ``allowed``."""
+
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        with only_database(*allowed):
+            await app(scope, receive, send)
+
+    return guarded
+
+
 def served_app(app: FastAPI) -> ASGIApp:
     """The ASGI app that carries ``app``'s lifespan state (``app`` itself if none ran)."""
     return _SERVED.get(app, app)
@@ -70,13 +80,15 @@ async def run_app(
     *,
     database_url: str | URL | None = None,
     metadata: Any = None,
+    allow: Iterable[str | URL] = (),
     startup_timeout: float = 30.0,
 ) -> AsyncIterator[FastAPI]:
     """Run ``app``'s lifespan for the duration of the block, for tests.
 
     With ``metadata`` and ``database_url``, every table of ``metadata`` is dropped and created
-    at ``database_url`` before the app starts. With ``database_url``, the app's `Database`
-    must point at it: tests never run against another database.
+    at ``database_url`` before the app starts. With ``database_url``, every `Database` the app
+    uses, while it starts and in requests sent through `served_app`, must point at it or at
+    one of ``allow``: tests never run against another database.
 
     Example:
         ```python
@@ -96,9 +108,10 @@ async def run_app(
     manager = lifespan.LifespanManager(
         app, startup_timeout=startup_timeout, shutdown_timeout=startup_timeout
     )
+    allowed = (database_url, *allow) if database_url is not None else ()
     # The lifespan runs in a task started here, which keeps this context: a Database on any
     # other URL refuses to start, before the app's start-up code can write to it.
-    with only_database(database_url) if database_url is not None else nullcontext():
+    with only_database(*allowed) if allowed else nullcontext():
         await manager.__aenter__()
     try:
         database = registered_database(app)
@@ -115,7 +128,7 @@ async def run_app(
                 "with the `fastapi_database_url` fixture's URL."
             )
             raise RuntimeError(msg)
-        _SERVED[app] = manager.app
+        _SERVED[app] = _guarded(manager.app, allowed) if allowed else manager.app
         try:
             yield app
         finally:

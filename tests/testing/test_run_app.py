@@ -1,0 +1,57 @@
+"""`run_app` on its own: the database guard over start-up and requests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from fastapi_pro.db import Database
+from fastapi_pro.errors import install_error_handlers
+from fastapi_pro.testing import run_app, served_app
+
+
+def audit_app(test_url: str, other: Database) -> FastAPI:
+    app = FastAPI(lifespan=Database(test_url).lifespan)
+    install_error_handlers(app)
+
+    @app.post("/audit")
+    async def audit() -> dict[str, bool]:
+        async with other.session() as session:  # a second, hard-wired database
+            await session.execute(text("SELECT 1"))
+        return {"written": True}
+
+    return app
+
+
+async def post_audit(app: FastAPI) -> httpx.Response:
+    transport = httpx.ASGITransport(app=served_app(app), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        return await client.post("/audit")
+
+
+async def test_a_request_reaching_another_database_is_refused(tmp_path: Path) -> None:
+    test_url = f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+    other = Database(f"sqlite+aiosqlite:///{tmp_path / 'prod_audit.db'}")
+    app = audit_app(test_url, other)
+
+    async with run_app(app, database_url=test_url):
+        response = await post_audit(app)
+
+    assert response.status_code == 500
+    assert not (tmp_path / "prod_audit.db").exists()
+
+
+async def test_a_further_test_database_can_be_allowed(tmp_path: Path) -> None:
+    test_url = f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+    audit_url = f"sqlite:///{tmp_path / 'audit.db'}"  # the same database, driver or not
+    other = Database(audit_url)
+    app = audit_app(test_url, other)
+
+    async with run_app(app, database_url=test_url, allow=[audit_url]):
+        response = await post_audit(app)
+    await other.dispose()
+
+    assert response.json() == {"written": True}
