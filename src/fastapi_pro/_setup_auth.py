@@ -8,8 +8,10 @@ import secrets
 from typing import TYPE_CHECKING
 
 from fastapi_pro.auth import (
+    ACCESS,
     Auth,
     InMemoryTokenStore,
+    JWKSKeySource,
     Key,
     KeyConfigError,
     KeyRing,
@@ -54,15 +56,26 @@ def build_auth(
     user_loader: UserLoader | None,
     reload_principal: PrincipalReloader | None = None,
 ) -> Auth:
-    """`Auth` from the ``auth`` section: its key, token lifetimes and token store."""
+    """`Auth` from the ``auth`` section: its key, token lifetimes and token store.
+
+    With ``auth.jwks_url``, tokens are verified with an identity provider's published keys
+    and the service signs none.
+    """
     config = settings.auth
+    verifier = None
+    types = set(config.token_types or (ACCESS,))
+    if config.jwks_url is not None:
+        verifier = JWKSKeySource(config.jwks_url)  # names the oidc extra if httpx is missing
+        types = set(config.token_types or (ACCESS, "JWT"))
     tokens = Tokens(
-        KeyRing(_signing_key(settings)),
+        KeyRing(_signing_key(settings)) if verifier is None else None,
+        verify_with=verifier,
         issuer=config.issuer,
         audience=config.audience,
         access_ttl=config.access_token_ttl,
         refresh_ttl=config.refresh_token_ttl,
         leeway=config.leeway,
+        access_types=types,
     )
     return Auth(
         tokens,

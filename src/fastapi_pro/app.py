@@ -32,7 +32,7 @@ from starlette.types import ASGIApp
 from fastapi_pro._lifespan import Step, compose_lifespan, step
 from fastapi_pro._setup_auth import build_auth, redis_client
 from fastapi_pro._stack import wrap_stack
-from fastapi_pro.auth import Auth, PrincipalReloader, SqlTokenStore, UserLoader
+from fastapi_pro.auth import Auth, JWKSKeySource, PrincipalReloader, SqlTokenStore, UserLoader
 from fastapi_pro.db import Database
 from fastapi_pro.errors import install_error_handlers
 from fastapi_pro.health import Health, database_check, redis_check
@@ -393,4 +393,7 @@ def _shutdown(components: Components, *, owns_tracer_provider: bool) -> list[Ste
         steps.append(step(provider.shutdown))  # exports the spans still buffered
     if redis is not None:
         steps.append(redis.aclose)
+    source = components.auth.tokens.source if components.auth is not None else None
+    if isinstance(source, JWKSKeySource):
+        steps.append(source.aclose)  # its HTTP client
     return steps

@@ -93,6 +93,20 @@ class AuthSettings(_Section):
     check_denylist: bool = Field(
         False, description="Also refuse revoked access tokens (one store lookup per request)."
     )
+    jwks_url: str | None = Field(
+        None,
+        description=(
+            "Verify tokens with the keys an external identity provider publishes at this URL "
+            "(the `oidc` extra); the service then issues no tokens and needs no signing key."
+        ),
+    )
+    token_types: list[str] | None = Field(
+        None,
+        description=(
+            "The JWT `typ` headers accepted for access tokens; by default `at+jwt`, and also "
+            "`JWT` with `jwks_url` (what most identity providers send)."
+        ),
+    )
 
     @model_validator(mode="after")
     def _check_hmac_key(self) -> Self:

@@ -14,12 +14,15 @@ import httpx
 import jwt
 import pytest
 import uvicorn
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from fastapi_pro.auth import _jwks
+from fastapi_pro import Settings, setup
+from fastapi_pro.auth import CurrentPrincipal, Principal, _jwks
 from fastapi_pro.auth._jwks import MAX_DOCUMENT_BYTES, JWKSError, JWKSKeySource
 from fastapi_pro.auth._keys import Key
 
@@ -570,3 +573,57 @@ async def test_closing_cancels_a_fetch_in_progress(
 
     await source.aclose()
     assert await asyncio.wait_for(lookup, 1) is None
+
+
+async def test_setup_verifies_an_identity_providers_tokens_from_settings(
+    provider: Provider, keys: dict[str, Key]
+) -> None:
+    provider.publish(keys["RS256"])
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        environment="production",  # no signing key needed: the service issues no tokens
+        database={"url": "sqlite+aiosqlite://"},
+        auth={
+            "jwks_url": provider.base_url + JWKS_PATH,
+            "issuer": provider.issuer,
+            "audience": "orders",
+        },
+        observability={"metrics_token": "scrape-secret"},
+    )
+    app = FastAPI()
+
+    @app.get("/me")
+    async def me(principal: CurrentPrincipal) -> dict[str, str]:
+        return {"subject": principal.subject}
+
+    components = setup(app, settings, logging=False)
+    now = int(time.time())
+    claims = {"iss": provider.issuer, "aud": "orders", "iat": now, "exp": now + 60}
+    good = jwt.encode(
+        {"sub": "alice", **claims},
+        keys["RS256"].signing_key,
+        algorithm="RS256",
+        headers={"kid": keys["RS256"].kid, "typ": "JWT"},
+    )
+    forged = jwt.encode(
+        {"sub": "mallory", **claims},
+        keys["ES256"].signing_key,
+        algorithm="ES256",
+        headers={"kid": keys["RS256"].kid, "typ": "JWT"},
+    )
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            accepted = await client.get("/me", headers={"Authorization": f"Bearer {good}"})
+            refused = await client.get("/me", headers={"Authorization": f"Bearer {forged}"})
+
+    assert accepted.json() == {"subject": "alice"}
+    assert refused.status_code == 401
+    assert components.auth is not None
+    assert components.auth.tokens.keys is None
+    source = components.auth.tokens.source
+    assert isinstance(source, JWKSKeySource)
+    assert source._closed
+    with pytest.raises(RuntimeError, match="only verifies"):
+        components.auth.tokens.issue("alice")
+    assert isinstance(await components.auth.authenticate(good), Principal)
