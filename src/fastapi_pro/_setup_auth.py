@@ -65,6 +65,7 @@ def build_auth(
     verifier = None
     types = set(config.token_types or (ACCESS,))
     if config.jwks_url is not None:
+        _check_verify_only(settings)
         verifier = JWKSKeySource(config.jwks_url)  # names the oidc extra if httpx is missing
         types = set(config.token_types or (ACCESS, "JWT"))
     tokens = Tokens(
@@ -84,6 +85,28 @@ def build_auth(
         store=_token_store(settings, database, redis),
         check_denylist=config.check_denylist,
     )
+
+
+def _check_verify_only(settings: Settings) -> None:
+    """Refuse what makes no sense, or no security, when an identity provider signs tokens."""
+    config = settings.auth
+    if config.token_store != "memory":  # noqa: S105 - a store name, not a password
+        msg = (
+            f"auth.token_store={config.token_store!r} has nothing to hold with auth.jwks_url: "
+            "the service issues no tokens. Leave it at 'memory'."
+        )
+        raise ValueError(msg)
+    missing = [name for name in ("issuer", "audience") if getattr(config, name) is None]
+    if not missing:
+        return
+    names = " and ".join(f"auth.{name}" for name in missing)
+    problem = (
+        f"auth.jwks_url is set without {names}: any token the provider signs (for another "
+        "client or API, an ID token) would be accepted"
+    )
+    if settings.environment == "production":
+        raise KeyConfigError(f"{problem}. Set {names}.")
+    logger.warning("%s. Set %s before deploying; in production this is an error.", problem, names)
 
 
 def _signing_key(settings: Settings) -> Key:

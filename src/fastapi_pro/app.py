@@ -189,6 +189,16 @@ def setup(
         reload_principal=reload_principal,
         health=health,
     )
+    if (
+        token_url is not None
+        and components.auth is not None
+        and components.auth.tokens.keys is None
+    ):
+        msg = (
+            "setup() got token_url=, but this Auth only verifies tokens an identity provider "
+            "signs: there is no login here. Drop token_url (Swagger UI takes a pasted token)."
+        )
+        raise ValueError(msg)
     if errors:
         install_error_handlers(
             app,
@@ -203,8 +213,10 @@ def setup(
     app.router.lifespan_context = compose_lifespan(  # type: ignore[assignment]
         app.router.lifespan_context,
         components.database,
-        startup=_startup(components, metadata),
-        shutdown=_shutdown(components, owns_tracer_provider=tracing is True),
+        startup=_startup(components, metadata, owns_auth=auth is True),
+        shutdown=_shutdown(
+            components, owns_tracer_provider=tracing is True, owns_auth=auth is True
+        ),
     )
     setattr(app.state, STATE_KEY, components)
     return components
@@ -371,19 +383,23 @@ def _cors(app: ASGIApp, settings: Settings, request_id_header: str) -> ASGIApp:
     )
 
 
-def _startup(components: Components, metadata: MetaData | None) -> list[Step]:
+def _startup(components: Components, metadata: MetaData | None, *, owns_auth: bool) -> list[Step]:
     """Table creation for demos and tests, once the database is registered."""
+    steps: list[Step] = []
+    source = _jwks_source(components) if owns_auth else None
+    if source is not None:  # closed by an earlier shutdown of the same app
+        steps.append(step(source.reopen))
     database = components.database
     if metadata is None or database is None:
-        return []
-    steps: list[Step] = [functools.partial(database.create_all, metadata)]
+        return steps
+    steps.append(functools.partial(database.create_all, metadata))
     store = components.auth.store if components.auth is not None else None
     if isinstance(store, SqlTokenStore):
         steps.append(store.create_tables)
     return steps
 
 
-def _shutdown(components: Components, *, owns_tracer_provider: bool) -> list[Step]:
+def _shutdown(components: Components, *, owns_tracer_provider: bool, owns_auth: bool) -> list[Step]:
     """What `setup` made and releases at shutdown, after the app's own lifespan has ended."""
     steps: list[Step] = []
     metrics, provider, redis = components.metrics, components.tracer_provider, components.redis
@@ -393,7 +409,12 @@ def _shutdown(components: Components, *, owns_tracer_provider: bool) -> list[Ste
         steps.append(step(provider.shutdown))  # exports the spans still buffered
     if redis is not None:
         steps.append(redis.aclose)
-    source = components.auth.tokens.source if components.auth is not None else None
-    if isinstance(source, JWKSKeySource):
-        steps.append(source.aclose)  # its HTTP client
+    source = _jwks_source(components) if owns_auth else None
+    if source is not None:
+        steps.append(source.aclose)  # its HTTP client; reopened if the lifespan starts again
     return steps
+
+
+def _jwks_source(components: Components) -> JWKSKeySource | None:
+    source = components.auth.tokens.source if components.auth is not None else None
+    return source if isinstance(source, JWKSKeySource) else None

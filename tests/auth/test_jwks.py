@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from fastapi_pro import Settings, setup
-from fastapi_pro.auth import CurrentPrincipal, Principal, _jwks
+from fastapi_pro.auth import CurrentPrincipal, KeyConfigError, Principal, _jwks
 from fastapi_pro.auth._jwks import MAX_DOCUMENT_BYTES, JWKSError, JWKSKeySource
 from fastapi_pro.auth._keys import Key
 
@@ -616,6 +616,23 @@ async def test_setup_verifies_an_identity_providers_tokens_from_settings(
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             accepted = await client.get("/me", headers={"Authorization": f"Bearer {good}"})
             refused = await client.get("/me", headers={"Authorization": f"Bearer {forged}"})
+    # The provider rotates its key; the app starts again (a test client per test, say), once
+    # the keys' TTL and the fetch cool-down have passed.
+    provider.publish(keys["ES256"], keys["RS256"])
+    source = components.auth.tokens.source if components.auth is not None else None
+    assert isinstance(source, JWKSKeySource)
+    source._fetched_at = source._attempted_at = None
+    rotated = jwt.encode(
+        {"sub": "bob", **claims},
+        keys["ES256"].signing_key,
+        algorithm="ES256",
+        headers={"kid": keys["ES256"].kid, "typ": "JWT"},
+    )
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            again = await client.get("/me", headers={"Authorization": f"Bearer {rotated}"})
+    assert again.json() == {"subject": "bob"}  # the key source fetched after the restart
 
     assert accepted.json() == {"subject": "alice"}
     assert refused.status_code == 401
@@ -627,3 +644,39 @@ async def test_setup_verifies_an_identity_providers_tokens_from_settings(
     with pytest.raises(RuntimeError, match="only verifies"):
         components.auth.tokens.issue("alice")
     assert isinstance(await components.auth.authenticate(good), Principal)
+
+
+def idp_settings(**auth: Any) -> Settings:
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        environment=auth.pop("environment", "production"),
+        database={"url": "sqlite+aiosqlite://"},
+        auth={"jwks_url": "https://sso.example.com/jwks", **auth},
+    )
+
+
+@pytest.mark.parametrize("missing", ["issuer", "audience"])
+def test_a_provider_without_issuer_or_audience_is_refused_in_production(missing: str) -> None:
+    auth = {"issuer": "https://sso.example.com", "audience": "orders"}
+    del auth[missing]
+    with pytest.raises(KeyConfigError, match=f"without auth.{missing}"):
+        setup(FastAPI(), idp_settings(**auth), logging=False)
+
+
+def test_a_provider_without_audience_is_a_warning_in_development(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    setup(FastAPI(), idp_settings(environment="development"), logging=False)
+    assert "auth.jwks_url is set without auth.issuer and auth.audience" in caplog.text
+
+
+async def test_verify_only_settings_refuse_a_store_a_login_and_a_token_url() -> None:
+    full = {"issuer": "https://sso.example.com", "audience": "orders"}
+    with pytest.raises(ValueError, match="nothing to hold"):
+        setup(FastAPI(), idp_settings(token_store="database", **full), logging=False)
+    with pytest.raises(ValueError, match="no login here"):
+        setup(FastAPI(), idp_settings(**full), logging=False, token_url="/auth/token")
+    components = setup(FastAPI(), idp_settings(**full), logging=False)
+    assert components.auth is not None
+    with pytest.raises(RuntimeError, match="no logins"):
+        await components.auth.login(Principal("alice"))

@@ -598,3 +598,66 @@ def test_the_loop_check_follows_each_tests_own_fixtures(project: pytest.Pytester
     result.stdout.fnmatch_lines(
         ["ERROR one/test_one.py::test_uses*Fixture 'helper' uses the app*"] * 3
     )
+
+
+def test_rows_of_the_projects_function_fixtures_vanish_whatever_fixtures_the_test_uses(
+    project: pytest.Pytester,
+) -> None:
+    project.makeconftest(
+        """
+        import pytest_asyncio
+        from fastapi_pro.db import Database
+        from sampleapp import Row
+
+        @pytest_asyncio.fixture(loop_scope="session")
+        async def seeded(fastapi_app):
+            async with Database.of(fastapi_app).session() as session:
+                session.add(Row(owner="seed"))
+        """
+    )
+    project.makepyfile(
+        test_seeded="""
+        import pytest
+        from sqlalchemy import func, select
+        from sampleapp import Row
+
+        @pytest.mark.parametrize("n", range(3))
+        async def test_client_after(n, seeded, fastapi_client):
+            assert (await fastapi_client.get("/rows")).json() == ["seed"]
+
+        @pytest.mark.parametrize("n", range(3))
+        async def test_session_after(n, seeded, fastapi_session):
+            assert await fastapi_session.scalar(select(func.count()).select_from(Row)) == 1
+        """
+    )
+    project.runpytest_subprocess("test_seeded.py").assert_outcomes(passed=6)
+
+
+def test_without_pytest_asyncio_running_the_plugin_changes_nothing(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_plain="def test_plain():\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:asyncio", "--strict-markers", "-W", "error")
+    result.assert_outcomes(passed=1)
+
+
+def test_the_loop_check_follows_an_override_down_to_the_definition_it_requests(
+    project: pytest.Pytester,
+) -> None:
+    project.makeconftest(
+        """
+        import pytest_asyncio
+
+        @pytest_asyncio.fixture
+        async def base_rows(fastapi_client):
+            return fastapi_client
+        """
+    )
+    sub = project.mkpydir("sub")
+    (sub / "conftest.py").write_text(
+        "import pytest\n\n@pytest.fixture\ndef base_rows(base_rows):\n    return base_rows\n"
+    )
+    (sub / "test_sub.py").write_text("def test_rows(base_rows):\n    pass\n")
+    result = project.runpytest_subprocess("sub")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*Fixture 'base_rows' uses the app (through 'fastapi_client')*"])

@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from fastapi_pro.auth import Auth, JWKSKeySource, Tokens
 from fastapi_pro.db import Database
 from fastapi_pro.errors import install_error_handlers
-from fastapi_pro.testing import run_app, served_app
+from fastapi_pro.testing import TokenFactory, run_app, served_app
 
 
 def audit_app(test_url: str, other: Database) -> FastAPI:
@@ -55,3 +57,18 @@ async def test_a_further_test_database_can_be_allowed(tmp_path: Path) -> None:
     await other.dispose()
 
     assert response.json() == {"written": True}
+
+
+async def test_allow_without_a_test_database_is_refused(tmp_path: Path) -> None:
+    app = FastAPI()
+    with pytest.raises(ValueError, match="needs database_url"):
+        async with run_app(app, allow=[f"sqlite:///{tmp_path / 'x.db'}"]):
+            pass
+
+
+def test_the_token_factory_of_a_verify_only_app_points_to_act_as() -> None:
+    app = FastAPI()
+    source = JWKSKeySource("https://sso.example.com/jwks")
+    Auth(Tokens(None, verify_with=source)).install(app)
+    with pytest.raises(RuntimeError, match=r"act_as\(user"):
+        TokenFactory(app)("alice")

@@ -167,7 +167,14 @@ class Auth:
         return datetime.fromtimestamp(time.time() + self.tokens.refresh_ttl.total_seconds(), UTC)
 
     async def login(self, principal: Principal) -> TokenPair:
-        """Start a refresh-token family for ``principal`` and return its first token pair."""
+        """Start a refresh-token family for ``principal`` and return its first token pair.
+
+        Raises:
+            RuntimeError: If this `Auth` only verifies tokens signed elsewhere.
+        """
+        if self.tokens.keys is None:  # before anything is written to the store
+            msg = "This Auth only verifies tokens signed elsewhere (verify_with=); no logins."
+            raise RuntimeError(msg)
         family, token_id = uuid.uuid4().hex, uuid.uuid4().hex
         await self.store.start_family(family, principal.subject, token_id, self._family_expiry())
         return self._pair(principal, family, token_id)

@@ -195,6 +195,10 @@ class JWKSKeySource:
             await self._client.aclose()
             self._client = None
 
+    def reopen(self) -> None:
+        """Fetch again after `aclose` (an app whose lifespan starts again); the client is new."""
+        self._closed = False
+
     async def __aenter__(self) -> Self:
         return self
 

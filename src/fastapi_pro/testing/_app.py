@@ -102,6 +102,9 @@ async def run_app(
     Raises:
         RuntimeError: When the app's `Database` is not the test database.
     """
+    if database_url is None and allow:
+        msg = "run_app(allow=...) widens the test-database guard, which needs database_url=."
+        raise ValueError(msg)
     lifespan = require("asgi_lifespan")
     if database_url is not None and metadata is not None:
         await reset_schema(database_url, metadata)

@@ -60,9 +60,14 @@ class TokenFactory:
             claims: Extra claims.
         """
         lifetime = timedelta(seconds=ttl) if isinstance(ttl, int | float) else ttl
-        return app_auth(self._app).tokens.issue(
-            subject, scopes=scopes, roles=roles, ttl=lifetime, claims=claims
-        )
+        tokens = app_auth(self._app).tokens
+        if tokens.keys is None:
+            msg = (
+                "This app only verifies tokens an identity provider signs; the tests cannot "
+                "sign one. Serve requests as a user with act_as(user, ...) instead."
+            )
+            raise RuntimeError(msg)
+        return tokens.issue(subject, scopes=scopes, roles=roles, ttl=lifetime, claims=claims)
 
     def headers(
         self,

@@ -92,11 +92,15 @@ def _is_ours(fixturedef: pytest.FixtureDef[Any]) -> bool:
 
 
 def _fixture_loop_scope(fixturedef: pytest.FixtureDef[Any], config: pytest.Config) -> str | None:
-    """The event loop an async fixture runs in, as pytest-asyncio will decide; None if sync."""
+    """The event loop an async fixture runs in, as pytest-asyncio will decide; None if none."""
     func = fixturedef.func
     explicit = getattr(func, "_force_asyncio_fixture", False)
-    if not explicit and not (inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func)):
-        return None
+    if not explicit:
+        if not (inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func)):
+            return None
+        mode = config.getoption("asyncio_mode", None) or config.getini("asyncio_mode")
+        if mode != "auto":
+            return None  # strict mode leaves undecorated async fixtures to pytest itself
     scope = getattr(func, "_loop_scope", None)
     if scope:
         return str(scope)
@@ -124,12 +128,28 @@ def _app_loop_error(item: pytest.Item, defs: dict[str, Sequence[Any]]) -> str | 
         return memo[key]
 
     for name in getattr(item, "fixturenames", ()):
-        chain = defs.get(name)
-        if not chain or _is_ours(chain[-1]) or name == _APP_FIXTURE or not uses_app(name):
+        chain = defs.get(name) or ()
+        if name == _APP_FIXTURE:
             continue
-        loop_scope = _fixture_loop_scope(chain[-1], item.config)
-        if loop_scope is not None and loop_scope != "session":
-            via = next(arg for arg in chain[-1].argnames if uses_app(arg))
+        reachable = []  # the active definition, and those it reaches by requesting its name
+        index = -1
+        while -index <= len(chain):
+            reachable.append(index)
+            if name not in chain[index].argnames:
+                break
+            index -= 1
+        for index in reachable:
+            fixturedef = chain[index]
+            if _is_ours(fixturedef) or not uses_app(name, index):
+                continue
+            loop_scope = _fixture_loop_scope(fixturedef, item.config)
+            if loop_scope is None or loop_scope == "session":
+                continue
+            via = next(
+                arg
+                for arg in fixturedef.argnames
+                if uses_app(arg, index - 1 if arg == name else -1)
+            )
             return (
                 f"Fixture {name!r} uses the app (through {via!r}) but runs in the "
                 f"{loop_scope!r} event loop, while the app and its engine live in the "
@@ -139,17 +159,16 @@ def _app_loop_error(item: pytest.Item, defs: dict[str, Sequence[Any]]) -> str | 
     return None
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Prepare the tests that use the plugin's fixtures; leave every other test as it is.
 
     They run in the rolled-back transaction and in the session's event loop, where the app's
     engine lives; a project fixture that uses the app from another loop is reported at set-up.
     """
-    if _MISSING is not None:
-        return
+    if _MISSING is not None or not config.pluginmanager.hasplugin("asyncio"):
+        return  # without pytest-asyncio running, nothing here applies
     from pytest_asyncio import is_async_test  # noqa: PLC0415 - only when installed
 
-    session_loop = pytest.mark.asyncio(loop_scope="session")
     for item in items:
         names = getattr(item, "fixturenames", None)
         defs = _fixture_defs(item)
@@ -159,10 +178,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             continue
         # Set up after the wider-scoped fixtures (whose work must outlive the test) and before
         # the project's function-scoped ones, so that nothing they write outlives the test.
-        if _ISOLATION not in names:
-            scopes = [defs[name][-1].scope if defs.get(name) else None for name in names]
-            first = next((i for i, scope in enumerate(scopes) if scope == "function"), len(names))
-            names.insert(first, _ISOLATION)
+        if _ISOLATION in names:  # wherever the closure put it, it must come first: move it
+            names.remove(_ISOLATION)
+        scopes = [defs[name][-1].scope if defs.get(name) else None for name in names]
+        first = next((i for i, scope in enumerate(scopes) if scope == "function"), len(names))
+        names.insert(first, _ISOLATION)
         error = _app_loop_error(item, defs)
         if error is not None:
             item.stash[_fixture_loop_error_key] = error
@@ -173,7 +193,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             for mark in item.iter_markers("asyncio")
         } - {None}
         if not marks:
-            item.add_marker(session_loop, append=False)
+            item.add_marker(pytest.mark.asyncio(loop_scope="session"), append=False)
         elif marks != {"session"}:
             item.stash[_loop_error_key] = sorted(str(scope) for scope in marks)
 
