@@ -370,32 +370,6 @@ def test_a_no_rollback_test_commits_for_real(project: pytest.Pytester) -> None:
     result.assert_outcomes(passed=2)
 
 
-DOCS_PROJECT = Path(__file__).parents[2] / "docs" / "examples" / "testing_project"
-
-
-def copy_docs_project(pytester: pytest.Pytester) -> None:
-    for source in DOCS_PROJECT.iterdir():
-        if source.suffix in {".py", ".toml"}:
-            (pytester.path / source.name).write_text(source.read_text())
-
-
-def test_the_testing_guides_project_passes_on_sqlite(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("FASTAPI_PRO_TEST_DATABASE_URL", raising=False)
-    copy_docs_project(pytester)
-    pytester.runpytest_subprocess().assert_outcomes(passed=7)
-
-
-@pytest.mark.postgres
-def test_the_testing_guides_project_passes_on_postgresql(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, postgres_database: str
-) -> None:
-    copy_docs_project(pytester)
-    monkeypatch.setenv("FASTAPI_PRO_TEST_DATABASE_URL", postgres_database)
-    pytester.runpytest_subprocess("-n", "2").assert_outcomes(passed=7)
-
-
 TWO_APPS_CONFTEST = """
 import pytest_asyncio
 from fastapi_pro.db import Base

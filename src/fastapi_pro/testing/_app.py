@@ -13,8 +13,8 @@ from fastapi import FastAPI
 from sqlalchemy.engine import URL
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from fastapi_pro.db._database import only_database, same_database
-from fastapi_pro.testing._database import registered_database, reset_schema
+from fastapi_pro.db._database import only_database
+from fastapi_pro.testing._database import reset_schema
 from fastapi_pro.testing._extras import require
 
 # The ASGI app to send requests to for each running app: asgi-lifespan's wrapper, which
@@ -117,20 +117,6 @@ async def run_app(
     with only_database(*allowed) if allowed else nullcontext():
         await manager.__aenter__()
     try:
-        database = registered_database(app)
-        if (
-            database_url is not None
-            and database is not None
-            and not same_database(database.url, database_url)
-        ):
-            shown = database.url.render_as_string(hide_password=True)
-            msg = (
-                f"The app's Database uses {shown}, not the test database. Build the app's "
-                "Database from Settings() inside the app factory (the plugin sets "
-                "FASTAPI_PRO_DATABASE__URL before it imports the app), or create the app "
-                "with the `fastapi_database_url` fixture's URL."
-            )
-            raise RuntimeError(msg)
         _SERVED[app] = _guarded(manager.app, allowed) if allowed else manager.app
         try:
             yield app
