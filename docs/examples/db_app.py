@@ -1,8 +1,8 @@
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -35,16 +35,30 @@ class ProductRepository(Repository[Product]):
         return await self.find_one(sku=sku)
 
 
+def json_integer(value: object) -> object:
+    if isinstance(value, bool | str):  # lax pydantic would read true as 1: the schema says no
+        raise ValueError("Input should be a valid integer")
+    return value
+
+
+Cents = Annotated[int, Field(gt=0, le=10**9), BeforeValidator(json_integer)]
+
+
+def omittable(**constraints: Any) -> Any:
+    """A field a PATCH may leave out, but not set to null: its column is NOT NULL."""
+    return Field(None, json_schema_extra=lambda schema: schema.pop("default"), **constraints)
+
+
 class ProductIn(BaseModel):
     sku: str = Field(max_length=50)
     name: str = Field(max_length=200)
-    price_cents: int = Field(gt=0)
+    price_cents: Cents
 
 
 class ProductPatch(BaseModel):
-    name: str | None = Field(None, max_length=200)
-    price_cents: int | None = Field(None, gt=0)
-    version: int  # the version the client last saw
+    name: str = omittable(max_length=200)
+    price_cents: Cents = omittable()
+    version: Annotated[int, BeforeValidator(json_integer)]  # the version the client last saw
 
 
 class ProductOut(ProductIn):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -17,6 +18,7 @@ from fastapi_pro.db import (
     CursorPage,
     CursorParams,
     Database,
+    InvalidSortError,
     Page,
     PageParams,
     PageParamsDep,
@@ -26,6 +28,7 @@ from fastapi_pro.db import (
     parse_sort,
     sort_params,
 )
+from fastapi_pro.db._pagination import _sort_schema
 from fastapi_pro.errors import BadRequestError, install_error_handlers
 from tests.db.conftest import StatementLog
 from tests.db.models import Product, ProductRepository
@@ -112,21 +115,32 @@ def test_sort_parsing_accepts_commas_and_repeats() -> None:
         SortField("name"),
         SortField("price"),
     ]
-    assert parse_sort(["", " name , "], allowed) == [SortField("name")]
+
+
+def test_a_field_named_again_keeps_its_first_direction() -> None:
+    # Every value the OpenAPI enum allows is accepted, in any combination.
+    assert parse_sort(["name", "-name,price", "name"], ["name", "price"]) == [
+        SortField("name"),
+        SortField("price"),
+    ]
 
 
 @pytest.mark.parametrize(
     ("values", "message"),
     [
         (["colour"], "Cannot sort by 'colour'."),
-        (["name,-name"], "'name' appears more than once"),
         (["a,b,c,d,e,f"], "Cannot sort by 'a'"),
+        ([""], "Cannot sort by ''."),
+        (["name,"], "Cannot sort by ''."),
+        ([" name"], "Cannot sort by ' name'."),
+        (["--name"], "Cannot sort by '-name'."),
+        (["+name"], "Cannot sort by '+name'."),
     ],
 )
 def test_bad_sort_fields_are_a_400_listing_the_allowed_ones(
     values: list[str], message: str
 ) -> None:
-    with pytest.raises(BadRequestError) as raised:
+    with pytest.raises(InvalidSortError) as raised:
         parse_sort(values, ["name", "price"])
 
     assert message in str(raised.value.detail)
@@ -136,7 +150,7 @@ def test_bad_sort_fields_are_a_400_listing_the_allowed_ones(
 
 
 def test_too_many_sort_fields_are_refused() -> None:
-    with pytest.raises(BadRequestError, match="At most 2"):
+    with pytest.raises(InvalidSortError, match="At most 2"):
         parse_sort(["a,b,c"], ["a", "b", "c"], max_fields=2)
 
 
@@ -218,7 +232,38 @@ async def test_sort_fields_appear_as_an_enum_in_openapi(client: httpx.AsyncClien
     schema = (await client.get("/openapi.json")).json()
     [sort] = [p for p in schema["paths"]["/products"]["get"]["parameters"] if p["name"] == "sort"]
 
-    assert sort["schema"]["items"]["enum"] == ["price", "-price", "name", "-name"]
+    one, several = sort["schema"]["items"]["anyOf"]
+    assert one["enum"] == ["price", "-price", "name", "-name"]
+    assert several["pattern"] == "^-?(?:price|name)(?:,-?(?:price|name))*$"
+
+
+@pytest.mark.parametrize("value", ["name,-price", "-price", "price,name,price"])
+def test_the_documented_sort_pattern_matches_what_is_accepted(value: str) -> None:
+    pattern = _sort_pattern("price", "name")
+
+    assert re.fullmatch(pattern.strip("^$"), value)
+    assert parse_sort([value], ["price", "name"])
+
+
+@pytest.mark.parametrize("value", ["", "name,", ",name", "name, price", "--name", "colour"])
+def test_values_outside_the_documented_pattern_are_refused(value: str) -> None:
+    assert not re.fullmatch(_sort_pattern("price", "name").strip("^$"), value)
+    with pytest.raises(InvalidSortError):
+        parse_sort([value], ["price", "name"])
+
+
+def _sort_pattern(*fields: str) -> str:
+    pattern: str = _sort_schema(fields)["anyOf"][1]["pattern"]
+    return pattern
+
+
+async def test_operations_with_sort_document_the_400(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    bad_request = schema["paths"]["/products"]["get"]["responses"]["400"]
+    media = bad_request["content"]["application/problem+json"]
+
+    assert media["schema"] == {"$ref": "#/components/schemas/ProblemDetail"}
+    assert media["examples"]["invalid_sort"]["value"]["code"] == "invalid_sort"
 
 
 async def test_cursor_pages_walk_every_row_once_in_order(

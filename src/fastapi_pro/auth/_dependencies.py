@@ -24,7 +24,7 @@ from fastapi_pro.auth._errors import (
 )
 from fastapi_pro.auth._openapi import API_KEY_SCHEME, BEARER_SCHEME
 from fastapi_pro.auth._principal import Principal
-from fastapi_pro.errors import AppError
+from fastapi_pro.errors import AppError, declare_problems
 
 UserT = TypeVar("UserT")
 logger = logging.getLogger("fastapi_pro.auth")
@@ -146,12 +146,19 @@ class ApiKeyHeader(SecurityBase):
 
 bearer_token = BearerToken()
 api_key_header = ApiKeyHeader()
-current_principal = BearerPrincipal(required=True)
+current_principal = declare_problems(
+    MissingCredentialsError, InvalidTokenError, scoped=[InsufficientScopeError]
+)(BearerPrincipal(required=True))
 """The dependency behind `CurrentPrincipal`: 401 without valid credentials, 403 without scopes."""
-optional_principal = BearerPrincipal(required=False)
+optional_principal = declare_problems(InvalidTokenError, scoped=[InsufficientScopeError])(
+    BearerPrincipal(required=False)
+)
 """The dependency behind `OptionalPrincipal`: ``None`` without credentials, 401 for bad ones."""
 
 
+@declare_problems(
+    MissingCredentialsError, InvalidTokenError, InvalidApiKeyError, scoped=[InsufficientScopeError]
+)
 async def api_key_or_bearer_principal(
     security_scopes: SecurityScopes,
     connection: HTTPConnection,
@@ -197,6 +204,7 @@ ApiKeyOrBearer = Annotated[Principal, Security(api_key_or_bearer_principal)]
 """A `Principal` from an ``X-API-Key`` header or a bearer token; both schemes in OpenAPI."""
 
 
+@declare_problems(InvalidTokenError)
 async def current_user(connection: HTTPConnection, principal: CurrentPrincipal) -> Any:
     """The app's user for the caller, from the registered user loader; 401 when unknown."""
     auth = Auth.of(connection)

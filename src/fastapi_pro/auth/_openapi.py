@@ -35,7 +35,10 @@ def install_auth_openapi(app: FastAPI, token_url: str | None) -> None:
             scopes = {scope: scope for scope in _required_scopes(schema)}
             schemes[BEARER_SCHEME] = {
                 "type": "oauth2",
-                "description": "Log in with a username and password, or paste a bearer token.",
+                "description": (
+                    "Sign in with a username and password; requests then carry the access "
+                    "token as `Authorization: Bearer <token>`."
+                ),
                 "flows": {"password": {"tokenUrl": token_url, "scopes": scopes}},
             }
         return schema

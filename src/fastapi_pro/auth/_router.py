@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
@@ -19,6 +20,7 @@ Authenticate = Callable[[str, str], Awaitable[Principal | None]]
 """``async (username, password) -> Principal | None``: the app checks credentials."""
 
 MAX_FORM_BYTES = 8192
+_MAX_FORM_FIELDS = 10
 
 
 class TokenResponse(BaseModel):
@@ -46,21 +48,41 @@ class OAuthError(BadRequestError):
         super().__init__(description, code=error, extensions={"error": error})
 
 
+def _grant(title: str, required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "title": title,
+        "type": "object",
+        "required": required,
+        "properties": properties,
+        "maxProperties": _MAX_FORM_FIELDS,
+    }
+
+
+_PASSWORD_GRANT = _grant(
+    "Password grant",
+    ["username", "password"],
+    {
+        "grant_type": {"type": "string", "enum": ["password"], "default": "password"},
+        "username": {"type": "string", "minLength": 1},
+        "password": {"type": "string", "format": "password", "minLength": 1},
+        "scope": {"type": "string", "description": "Space-separated scopes to narrow to."},
+    },
+)
+_REFRESH_GRANT = _grant(
+    "Refresh token grant",
+    ["grant_type", "refresh_token"],
+    {
+        "grant_type": {"type": "string", "enum": ["refresh_token"]},
+        "refresh_token": {"type": "string", "minLength": 1},
+    },
+)
 _FORM_SCHEMA = {
     "requestBody": {
         "required": True,
+        "description": f"An OAuth2 token request form, at most {MAX_FORM_BYTES} bytes.",
         "content": {
             "application/x-www-form-urlencoded": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "grant_type": {"type": "string", "enum": ["password", "refresh_token"]},
-                        "username": {"type": "string"},
-                        "password": {"type": "string", "format": "password"},
-                        "scope": {"type": "string"},
-                        "refresh_token": {"type": "string"},
-                    },
-                }
+                "schema": {"anyOf": [_PASSWORD_GRANT, _REFRESH_GRANT]}
             }
         },
     }
@@ -77,7 +99,7 @@ async def _form(request: Request) -> dict[str, str]:
         chunks.append(chunk)
     body = b"".join(chunks)
     try:
-        return dict(parse_qsl(body.decode(), max_num_fields=10))
+        return dict(parse_qsl(body.decode(), max_num_fields=_MAX_FORM_FIELDS))
     except (UnicodeDecodeError, ValueError) as error:
         raise OAuthError("invalid_request", "The request body is not a valid form.") from error
 
@@ -135,7 +157,7 @@ def password_flow_router(authenticate: Authenticate, *, prefix: str = "/auth") -
             principal = replace(principal, scopes=principal.scopes & requested)
         return _response(await auth.login(principal), principal)
 
-    @router.post("/logout", status_code=204)
+    @router.post("/logout", status_code=204, responses=problem_responses(InvalidTokenError))
     async def logout(request: Request, body: RefreshTokenBody) -> None:
         await Auth.of(request).logout(body.refresh_token)
 

@@ -9,7 +9,13 @@ app = FastAPI(lifespan=db.lifespan)
 ```
 """
 
-from fastapi_pro.db._cursor import CursorPage, CursorParams, cursor_params, paginate_cursor
+from fastapi_pro.db._cursor import (
+    CursorPage,
+    CursorParams,
+    InvalidCursorError,
+    cursor_params,
+    paginate_cursor,
+)
 from fastapi_pro.db._database import Database
 from fastapi_pro.db._errors import (
     DatabaseUnavailableError,
@@ -35,6 +41,7 @@ from fastapi_pro.db._models import (
 )
 from fastapi_pro.db._pagination import (
     CountStrategy,
+    InvalidSortError,
     Page,
     PageParams,
     PageParamsDep,
@@ -63,6 +70,8 @@ __all__ = [
     "DatabaseUnavailableError",
     "ForeignKeyViolationError",
     "IntegrityViolationError",
+    "InvalidCursorError",
+    "InvalidSortError",
     "InvalidValueError",
     "Page",
     "PageParams",

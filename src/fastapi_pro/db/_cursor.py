@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, Select, and_, literal, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fastapi_pro.db._soft_delete import INCLUDE_DELETED
-from fastapi_pro.errors import BadRequestError
+from fastapi_pro.errors import BadRequestError, declare_problems
 
 T = TypeVar("T")
 
@@ -48,8 +48,13 @@ class CursorParams:
 
 
 def cursor_params(*, default_limit: int = 20, max_limit: int = 100) -> Callable[..., CursorParams]:
-    """Build a dependency reading ``?cursor=`` and a bounded ``?limit=``."""
+    """Build a dependency reading ``?cursor=`` and a bounded ``?limit=``.
 
+    Operations that use it document the 400 ``invalid_cursor`` that `paginate_cursor` raises
+    for a cursor that does not decode.
+    """
+
+    @declare_problems(InvalidCursorError)
     def dependency(
         cursor: Annotated[
             str | None,
@@ -64,11 +69,17 @@ def cursor_params(*, default_limit: int = 20, max_limit: int = 100) -> Callable[
     return dependency
 
 
-def _invalid() -> BadRequestError:
-    return BadRequestError(
+class InvalidCursorError(BadRequestError):
+    """A ``cursor`` is malformed, altered or from another listing (400 ``invalid_cursor``)."""
+
+    code = "invalid_cursor"
+    title = "Invalid cursor"
+
+
+def _invalid() -> InvalidCursorError:
+    return InvalidCursorError(
         "The cursor is malformed, was altered, or belongs to another listing; "
-        "start again from the first page.",
-        code="invalid_cursor",
+        "start again from the first page."
     )
 
 

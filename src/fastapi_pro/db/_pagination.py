@@ -4,6 +4,7 @@
 # FastAPI reads at runtime, with bounds taken from their arguments.
 
 import inspect
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, Literal, TypeVar
@@ -14,7 +15,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fastapi_pro.db._soft_delete import INCLUDE_DELETED
-from fastapi_pro.errors import BadRequestError
+from fastapi_pro.errors import BadRequestError, declare_problems
 
 T = TypeVar("T")
 
@@ -84,57 +85,76 @@ class SortField:
         return f"-{self.name}" if self.descending else self.name
 
 
+class InvalidSortError(BadRequestError):
+    """A ``sort`` value names a field the endpoint does not sort by (400 ``invalid_sort``)."""
+
+    code = "invalid_sort"
+    title = "Invalid sort"
+
+
 def parse_sort(
-    values: Sequence[str], allowed: Sequence[str], *, max_fields: int = 5
+    values: Sequence[str], allowed: Sequence[str], *, max_fields: int | None = None
 ) -> list[SortField]:
     """Parse ``["-created_at,name"]``-style values into sort fields, checking names.
 
+    A field named again is ignored: its first mention decides its direction.
+
+    Args:
+        values: The raw values, each one field or several separated by commas.
+        allowed: The field names that may be sorted by.
+        max_fields: At most this many distinct fields (default: as many as ``allowed``).
+
     Raises:
-        BadRequestError: For an unknown or repeated field, or too many fields; the problem lists
+        InvalidSortError: For an empty or unknown field, or too many fields; the problem lists
             the allowed fields.
     """
-    fields: list[SortField] = []
+    fields: dict[str, SortField] = {}
     for value in values:
-        for part in value.split(","):
-            token = part.strip()
-            if not token:
-                continue
-            descending = token.startswith("-")
-            name = token.lstrip("-+")
+        for token in value.split(","):
+            name = token.removeprefix("-")
             if name not in allowed:
                 raise _sort_error(f"Cannot sort by {name!r}.", allowed)
-            if any(field.name == name for field in fields):
-                raise _sort_error(f"{name!r} appears more than once in sort.", allowed)
-            fields.append(SortField(name, descending))
-    if len(fields) > max_fields:
+            fields.setdefault(name, SortField(name, token.startswith("-")))
+    if max_fields is not None and len(fields) > max_fields:
         raise _sort_error(f"At most {max_fields} sort fields are allowed.", allowed)
-    return fields
+    return list(fields.values())
 
 
-def _sort_error(message: str, allowed: Sequence[str]) -> BadRequestError:
-    return BadRequestError(
+def _sort_error(message: str, allowed: Sequence[str]) -> InvalidSortError:
+    return InvalidSortError(
         f"{message} Sortable fields: {', '.join(allowed)}.",
-        code="invalid_sort",
         extensions={"allowed": list(allowed)},
     )
+
+
+def _sort_schema(fields: Sequence[str]) -> dict[str, Any]:
+    """One field per value (an enum, for Swagger UI's picker), or several separated by commas."""
+    one = "-?(?:" + "|".join(re.escape(field) for field in fields) + ")"
+    return {
+        "anyOf": [
+            {"type": "string", "enum": [c for f in fields for c in (f, f"-{f}")]},
+            {"type": "string", "pattern": f"^{one}(?:,{one})*$"},
+        ]
+    }
 
 
 def sort_params(*fields: str, default: str | None = None) -> Callable[..., list[SortField]]:
     """Build a dependency for a ``?sort=-created_at,name`` parameter limited to ``fields``.
 
     The allowed values (each field, ascending or with ``-``) appear as an enum in OpenAPI; both
-    ``sort=a,-b`` and ``sort=a&sort=-b`` are accepted.
+    ``sort=a,-b`` and ``sort=a&sort=-b`` are accepted. Any other value is a 400
+    ``invalid_sort`` problem, documented on every operation that uses the dependency.
     """
     if not fields:
         msg = "sort_params() needs at least one field name."
         raise ValueError(msg)
-    choices = [choice for field in fields for choice in (field, f"-{field}")]
     default_values = parse_sort([default], fields) if default else []
     query = Query(
         description=f"Comma-separated sort fields, `-` for descending: {', '.join(fields)}.",
-        json_schema_extra={"items": {"type": "string", "enum": choices}},
+        json_schema_extra={"items": _sort_schema(fields)},
     )
 
+    @declare_problems(InvalidSortError)
     def dependency(sort: list[str] | None = None) -> list[SortField]:
         return parse_sort(sort, fields) if sort else list(default_values)
 

@@ -10,8 +10,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
 from fastapi_pro.db._database import Database
+from fastapi_pro.db._errors import (
+    DatabaseUnavailableError,
+    IntegrityViolationError,
+    InvalidValueError,
+    TransactionConflictError,
+)
+from fastapi_pro.errors import declare_problems
 
 
+@declare_problems(
+    DatabaseUnavailableError, TransactionConflictError, IntegrityViolationError, InvalidValueError
+)
 async def get_session(connection: HTTPConnection) -> AsyncIterator[AsyncSession]:
     """Yield the request's session; commit when the endpoint returns, roll back when it raises.
 
@@ -19,7 +29,9 @@ async def get_session(connection: HTTPConnection) -> AsyncIterator[AsyncSession]
     failed commit becomes a problem response (409 for a constraint, 503 when the database is
     unreachable) instead of a 2xx for a write that never happened. Database errors raised by
     the endpoint are translated the same way. The connection goes back to the pool even when
-    the request is cancelled.
+    the request is cancelled. Operations that use it document the 503 and 422 problems that
+    any unit of work can end in; a 409 depends on what the endpoint writes, and is for the
+    route to declare (`fastapi_pro.errors.problem_responses`).
     """
     async with Database.of(connection).session() as session:
         yield session

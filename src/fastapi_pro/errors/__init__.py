@@ -14,6 +14,7 @@ async def get_order(order_id: int) -> dict[str, int]:
 ```
 """
 
+from fastapi_pro.errors._declared import declare_problems
 from fastapi_pro.errors._exceptions import (
     AppError,
     AuthenticationError,
@@ -27,7 +28,11 @@ from fastapi_pro.errors._exceptions import (
     UnprocessableEntityError,
 )
 from fastapi_pro.errors._handlers import install_error_handlers
-from fastapi_pro.errors._openapi import problem_responses, rewrite_openapi
+from fastapi_pro.errors._openapi import (
+    document_declared_problems,
+    problem_responses,
+    rewrite_openapi,
+)
 from fastapi_pro.errors._problem import (
     PROBLEM_MEDIA_TYPE,
     ProblemDetail,
@@ -52,6 +57,8 @@ __all__ = [
     "UnprocessableEntityError",
     "ValidationErrorItem",
     "ValidationProblemDetail",
+    "declare_problems",
+    "document_declared_problems",
     "install_error_handlers",
     "problem_responses",
     "rewrite_openapi",

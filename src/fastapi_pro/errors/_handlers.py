@@ -24,6 +24,7 @@ from starlette.status import WS_1008_POLICY_VIOLATION
 from starlette.websockets import WebSocket
 
 from fastapi_pro._request_id import DEFAULT_REQUEST_ID_HEADER, resolve_request_id
+from fastapi_pro.errors._allow import with_allow
 from fastapi_pro.errors._exceptions import AppError
 from fastapi_pro.errors._openapi import install_problem_openapi
 from fastapi_pro.errors._problem import ProblemResponse, problem_body, status_code_and_title
@@ -106,8 +107,9 @@ class _Renderer:
             extensions = {"data": jsonable_encoder(raw)}
         if status >= 500:  # noqa: PLR2004 - server errors keep their text server-side
             detail, extensions = None, None
+        headers = with_allow(request, exc.headers) if status == 405 else exc.headers  # noqa: PLR2004
         return self.problem(
-            request, status, code, title, detail=detail, extensions=extensions, headers=exc.headers
+            request, status, code, title, detail=detail, extensions=extensions, headers=headers
         )
 
     async def request_validation(self, request: Request, exc: Exception) -> Response:

@@ -18,6 +18,7 @@ from tests.examples.orders.helpers import Headers, HeadersFor, ProductFactory
 BEYOND_INT64 = [
     pytest.param(2**64, id="2**64"),
     pytest.param(2**63, id="2**63"),
+    pytest.param(2**53, id="2**53, beyond exact JSON numbers"),
 ]
 MAX_PRICE_CENTS = 100_000_000
 

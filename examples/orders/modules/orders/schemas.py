@@ -7,7 +7,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from examples.orders.modules.bounds import Id
+from examples.orders.modules.bounds import Id, Integer
 from examples.orders.modules.orders.models import OrderStatus
 
 MAX_QUANTITY = 1000
@@ -21,7 +21,7 @@ class OrderLineIn(BaseModel):
     """A product and how many of it."""
 
     product_id: Id
-    quantity: int = Field(ge=1, le=MAX_QUANTITY)
+    quantity: Integer = Field(ge=1, le=MAX_QUANTITY)
 
 
 class OrderCreate(BaseModel):

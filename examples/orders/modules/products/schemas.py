@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from examples.orders.modules.bounds import Version
+from examples.orders.modules.bounds import Integer, Omittable, Version
 
 MAX_PRICE_CENTS = 100_000_000
 """The dearest product: one million in the currency's main unit."""
@@ -17,15 +17,15 @@ class ProductCreate(BaseModel):
 
     sku: str = Field(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9._-]+$", examples=["MUG-01"])
     name: str = Field(min_length=1, max_length=200)
-    price_cents: int = Field(ge=0, le=MAX_PRICE_CENTS, description="Price in cents.")
+    price_cents: Integer = Field(ge=0, le=MAX_PRICE_CENTS, description="Price in cents.")
 
 
 class ProductUpdate(BaseModel):
     """A change to a product; ``version`` is the one the change was based on."""
 
     version: Version = Field(description="The version read; a newer one in the database: 409.")
-    name: str | None = Field(None, min_length=1, max_length=200)
-    price_cents: int | None = Field(None, ge=0, le=MAX_PRICE_CENTS)
+    name: str = Omittable(min_length=1, max_length=200)
+    price_cents: Integer = Omittable(ge=0, le=MAX_PRICE_CENTS)
 
 
 class ProductOut(BaseModel):

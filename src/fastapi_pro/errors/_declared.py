@@ -1,0 +1,83 @@
+"""Problems declared on dependencies, documented on every operation that uses them.
+
+A dependency that can fail with an `AppError` (a sort parameter with a 400, a bearer token
+with a 401, a session with a 503) says so once with `declare_problems`; every route that
+depends on it, directly or through other dependencies, then lists those responses in its
+OpenAPI operation, so the document states every status the route can send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from fastapi.routing import APIRoute, iter_route_contexts
+from starlette.routing import BaseRoute
+
+from fastapi_pro.errors._exceptions import AppError
+
+T = TypeVar("T")
+
+_MARK = "__fastapi_pro_problems__"
+
+
+@dataclass(frozen=True, slots=True)
+class _Declared:
+    always: tuple[type[AppError], ...]
+    scoped: tuple[type[AppError], ...]
+
+
+def declare_problems(
+    *errors: type[AppError], scoped: Iterable[type[AppError]] = ()
+) -> Callable[[T], T]:
+    """Mark a dependency with the problems it can raise, for OpenAPI.
+
+    Every operation that uses the dependency (in its signature, ``dependencies=[...]``, a
+    router's dependencies, or through another dependency) documents these responses.
+
+    Example:
+        ```python
+        @declare_problems(TenantNotFoundError)
+        async def current_tenant(request: Request) -> Tenant: ...
+        ```
+
+    Args:
+        *errors: `AppError` subclasses the dependency may raise.
+        scoped: Further errors raised only when the dependency is used with OAuth2 scopes
+            (``Security(dependency, scopes=[...])``), such as a 403 for a missing scope.
+
+    Returns:
+        A function that marks its argument (a function, a class or a callable instance) and
+        returns it unchanged.
+    """
+    declared = _Declared(tuple(errors), tuple(scoped))
+
+    def mark(dependency: T) -> T:
+        setattr(dependency, _MARK, declared)
+        return dependency
+
+    return mark
+
+
+def _declared_by(dependant: Any) -> Iterator[type[AppError]]:
+    declared = getattr(dependant.call, _MARK, None) if dependant.call is not None else None
+    if isinstance(declared, _Declared):
+        yield from declared.always
+        if dependant.own_oauth_scopes:
+            yield from declared.scoped
+    for child in dependant.dependencies:
+        yield from _declared_by(child)
+
+
+def declared_problems(
+    routes: Iterable[BaseRoute],
+) -> Iterator[tuple[str, str, list[type[AppError]]]]:
+    """Yield ``(path, method, errors)`` for each documented operation that declares problems."""
+    for context in iter_route_contexts(list(routes)):
+        if not isinstance(context.original_route, APIRoute) or not context.include_in_schema:
+            continue
+        errors = list(dict.fromkeys(_declared_by(context.dependant)))
+        if errors:
+            for method in sorted(context.methods or ()):
+                yield context.path_format or "", method.lower(), errors
