@@ -17,7 +17,7 @@ import pytest
 import uvicorn
 
 from fastapi_pro import _scaffold
-from fastapi_pro._demo import APP_FACTORY, DemoOptions, serve
+from fastapi_pro._demo import APP_FACTORY, DEFAULT_DATABASE_URL, DemoOptions, serve
 from fastapi_pro._scaffold import ProjectName, next_steps
 from fastapi_pro.cli import main
 
@@ -508,12 +508,30 @@ def test_the_demo_keeps_a_configured_key(tmp_path: Path, monkeypatch: pytest.Mon
     server = FakeServer()
     monkeypatch.setattr(uvicorn, "run", server.run)
     os.environ["FASTAPI_PRO_AUTH__SECRET_KEY"] = "k" * 40
-    os.environ["FASTAPI_PRO_DATABASE__URL"] = f"sqlite+aiosqlite:///{tmp_path / 'env.db'}"
+
+    serve(DemoOptions(database_url=f"sqlite:///{tmp_path / 'demo.db'}"))
+
+    assert server.environ["FASTAPI_PRO_AUTH__SECRET_KEY"] == "k" * 40
+
+
+@pytest.mark.usefixtures("restored_environ")
+def test_the_demo_seeds_its_own_file_whatever_the_environment_and_env_file_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = FakeServer()
+    monkeypatch.setattr(uvicorn, "run", server.run)
+    os.environ["FASTAPI_PRO_DATABASE__URL"] = f"sqlite:///{tmp_path / 'exported.db'}"
+    (tmp_path / ".env").write_text(
+        f"FASTAPI_PRO_DATABASE__URL=sqlite:///{tmp_path / 'dotenv.db'}\n"
+        "FASTAPI_PRO_AUTH__SECRET_KEY=a-key-of-the-projects-own-env-file-0123456789\n"
+    )
 
     serve(DemoOptions())
 
-    assert server.environ["FASTAPI_PRO_AUTH__SECRET_KEY"] == "k" * 40
-    assert rows(tmp_path / "env.db", "products") == 4
+    assert sorted(path.name for path in tmp_path.glob("*.db")) == ["fastapi-pro-demo.db"]
+    assert rows(tmp_path / "fastapi-pro-demo.db", "products") == 4
+    assert server.environ["FASTAPI_PRO_DATABASE__URL"] == DEFAULT_DATABASE_URL
+    assert "env-file" not in server.environ["FASTAPI_PRO_AUTH__SECRET_KEY"]
 
 
 @pytest.mark.usefixtures("restored_environ")

@@ -10,7 +10,7 @@ import asyncio
 
 from pydantic import SecretStr
 
-from examples.orders.database import Model
+from examples.orders.database import complete_metadata
 from examples.orders.modules.products.models import Product
 from examples.orders.modules.products.repository import ProductRepository
 from examples.orders.modules.users.models import Role
@@ -38,7 +38,7 @@ DEMO_PRODUCTS = (
 
 async def seed(database: Database, hasher: PasswordHasher) -> list[str]:
     """Create the tables and whatever demo rows are missing; return what was added."""
-    await database.create_all(Model.metadata)
+    await database.create_all(complete_metadata())
     added: list[str] = []
     async with database.session() as session:
         users = UserService(UserRepository(session), hasher)

@@ -65,7 +65,8 @@ def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         description=(
             "Serve the orders example (users, products, orders) with demo accounts and "
             "products, and print how to sign in. The database is created and seeded first; "
-            "seeding again adds nothing. Needs uvicorn: pip install 'fastapi-pro[demo]'."
+            "seeding again adds nothing. The demo reads no .env file and touches no database "
+            "but its own. Needs uvicorn: pip install 'fastapi-pro[demo]'."
         ),
     )
     demo.add_argument("--host", default="127.0.0.1", help="interface to bind (%(default)s)")
@@ -74,9 +75,8 @@ def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "--database-url",
         metavar="URL",
         help=(
-            "database URL, e.g. postgresql://user@host/db (default: the "
-            "FASTAPI_PRO_DATABASE__URL setting, from the environment or .env, else the "
-            "SQLite file ./app.db)"
+            "database URL, e.g. postgresql://user@host/db (default: the demo's own SQLite "
+            "file ./fastapi-pro-demo.db; FASTAPI_PRO_DATABASE__URL and .env are not read)"
         ),
     )
     demo.add_argument("--workers", type=_positive, default=1, help="worker processes (%(default)s)")
