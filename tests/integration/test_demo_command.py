@@ -72,6 +72,11 @@ class Demo:
         return self.process.wait(timeout=STOP_SECONDS)
 
 
+def as_in_a_terminal() -> None:
+    """Ctrl+C interrupts the command, even if this process was started with SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @contextmanager
 def running_demo(
     cwd: Path, log: Path, *options: str, env: dict[str, str] | None = None
@@ -85,6 +90,7 @@ def running_demo(
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=as_in_a_terminal,  # noqa: PLW1509 - it only resets a signal's disposition
         )
     demo = Demo(f"http://127.0.0.1:{port}", process, log)
     try:
@@ -161,7 +167,8 @@ def order_and_pay(client: httpx.Client) -> None:
 def assert_stopped_cleanly(demo: Demo) -> None:
     status = demo.stop()
     output = demo.output()
-    assert status == 130, f"exit status {status}:\n{output}"  # the shell's status for Ctrl+C
+    # fastapi-pro exits with 0 after a clean shutdown; uv reports the Ctrl+C it got as 130
+    assert status in ((0, 130) if os.environ.get("UV") else (0,)), f"status {status}:\n{output}"
     assert "Application shutdown complete" in output, output
     assert "Traceback" not in output, output
 
