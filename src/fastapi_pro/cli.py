@@ -109,7 +109,11 @@ def _add_new(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--fastapi-pro-source",
         metavar="PATH",
         type=Path,
-        help="take fastapi-pro from this local checkout ([tool.uv.sources]) instead of an index",
+        help=(
+            "take fastapi-pro from this local checkout (editable, in [tool.uv.sources]); by "
+            "default, from where the running fastapi-pro was installed from: its checkout, "
+            "wheel or repository, else a package index"
+        ),
     )
     new.set_defaults(run=_run_new)
 
@@ -126,11 +130,12 @@ def _run_demo(args: argparse.Namespace) -> None:
 
 def _run_new(args: argparse.Namespace) -> None:
     from fastapi_pro._scaffold import generate, next_steps  # noqa: PLC0415 - loaded on use
+    from fastapi_pro._scaffold_source import resolve_source  # noqa: PLC0415
 
     directory: Path = args.directory or Path(args.name.project)
-    source: Path | None = args.fastapi_pro_source
     try:
-        written = generate(args.name, directory, fastapi_pro_source=source)
+        source = resolve_source(args.fastapi_pro_source)
+        written = generate(args.name, directory, source=source)
     except ValueError as error:
         raise CommandError(str(error)) from None
     except OSError as error:
@@ -139,7 +144,7 @@ def _run_new(args: argparse.Namespace) -> None:
         msg = f"cannot write {directory}: {error.strerror}"  # it removed what it wrote
         raise CommandError(msg) from None
     print(f"Created {args.name.project} in {directory} ({len(written)} files).")
-    print(next_steps(args.name, directory))
+    print(next_steps(args.name, directory, source))
 
 
 def _project_name(value: str) -> object:
