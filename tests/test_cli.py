@@ -704,8 +704,10 @@ def a_newcomers_shell() -> dict[str, str]:
     return {**env, "PATH": os.pathsep.join(path), "UV_PYTHON_DOWNLOADS": "never"}
 
 
-@pytest.mark.slow
-def test_the_printed_next_steps_run_as_printed_until_the_tests_pass(tmp_path: Path) -> None:
+def run_the_printed_next_steps(fastapi_pro: Path, folder: Path) -> str:
+    """``fastapi-pro new gen-steps`` in ``folder``, then its next steps up to the tests, as
+    printed, in a shell outside this project; what they printed.
+    """
     env = a_newcomers_shell()
     python3, bash = (shutil.which(name, path=env["PATH"]) for name in ("python3", "bash"))
     assert python3 is not None, "the steps start with python3"
@@ -713,10 +715,9 @@ def test_the_printed_next_steps_run_as_printed_until_the_tests_pass(tmp_path: Pa
     probe = subprocess.run([python3, "-m", "uv", "--version"], env=env, check=False)
     if probe.returncode != 0:  # the first step would install it: not on a developer's machine
         pytest.skip("uv is not installed for python3 (python3 -m pip install uv)")
-    fastapi_pro = Path(sys.executable).with_name("fastapi-pro")  # installed from this checkout
     created = subprocess.run(
         [str(fastapi_pro), "new", "gen-steps"],
-        cwd=tmp_path,
+        cwd=folder,
         env=env,
         capture_output=True,
         text=True,
@@ -724,16 +725,46 @@ def test_the_printed_next_steps_run_as_printed_until_the_tests_pass(tmp_path: Pa
     )
     steps = created.stdout.split("Next steps:\n")[1].splitlines()
     until_the_tests = steps[: next(i for i, step in enumerate(steps) if " pytest " in step) + 1]
-
     result = subprocess.run(
         [bash, "-euc", "\n".join(until_the_tests)],
-        cwd=tmp_path,
+        cwd=folder,
         env=env,
         capture_output=True,
         text=True,
         check=False,
         timeout=300,
     )
-
     assert result.returncode == 0, created.stdout + result.stdout + result.stderr
-    assert " passed" in result.stdout
+    return created.stdout + result.stdout
+
+
+@pytest.mark.slow
+def test_the_printed_next_steps_run_as_printed_until_the_tests_pass(tmp_path: Path) -> None:
+    fastapi_pro = Path(sys.executable).with_name("fastapi-pro")  # installed from this checkout
+
+    output = run_the_printed_next_steps(fastapi_pro, tmp_path)
+
+    assert f"It takes fastapi-pro from the checkout {REPO.resolve()}" in output
+    assert " passed" in output
+
+
+@pytest.mark.slow
+def test_a_project_made_by_fastapi_pro_from_a_wheel_runs_its_next_steps(tmp_path: Path) -> None:
+    uv = uv_command()
+    env = a_newcomers_shell()
+    wheels, venv = tmp_path / "dist", tmp_path / "venv"
+    for command in (
+        ["build", "--wheel", "--quiet", "--out-dir", str(wheels), str(REPO)],
+        ["venv", "--quiet", "--python", sys.executable, str(venv)],
+    ):
+        subprocess.run([*uv, *command], env=env, check=True, timeout=300)
+    (wheel,) = wheels.glob("fastapi_pro-*.whl")
+    install = ["pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), str(wheel)]
+    subprocess.run([*uv, *install], env=env, check=True, timeout=300)
+    folder = tmp_path / "work"
+    folder.mkdir()
+
+    output = run_the_printed_next_steps(venv / "bin" / "fastapi-pro", folder)
+
+    assert f"It takes fastapi-pro from the file {wheel}" in output
+    assert " passed" in output
