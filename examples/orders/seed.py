@@ -1,7 +1,8 @@
 """Demo data: a customer, a staff member and a few products. Running it twice changes nothing.
 
 ``python -m examples.orders.seed`` fills the database named by ``FASTAPI_PRO_DATABASE__URL``
-(``./app.db`` by default); ``python -m examples.orders`` seeds it before serving.
+(``./app.db`` by default), as the service itself reads it; ``python -m examples.orders``
+(``fastapi-pro demo``) seeds the demo's own database before serving.
 """
 
 from __future__ import annotations
