@@ -37,6 +37,7 @@ APP_FACTORY = "fastapi_pro._demo:create_worker_app"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./fastapi-pro-demo.db"
 """The demo's own database, a file in the working directory: never a project's ``./app.db``."""
 DATABASE_URL_VARIABLE = "FASTAPI_PRO_DATABASE__URL"
+"""Set by the demo to its database, for itself and its workers, replacing any inherited value."""
 
 _PACKAGED = Path(__file__).parent / "_examples"
 _CHECKOUT = Path(__file__).parents[2]  # src/fastapi_pro -> the repository, in a checkout

@@ -27,7 +27,7 @@ class Source:
 
     Attributes:
         fields: The entry's keys and values (``path``, ``editable``, ``url``, ``git``, ``rev``).
-        description: What it is, for people: ``the checkout /src/fastapi-pro (editable)``.
+        description: What it is, for people: ``the checkout /src/fastapi-pro``.
     """
 
     fields: tuple[tuple[str, str | bool], ...]
