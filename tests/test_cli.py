@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import errno
 import fnmatch
+import json
 import os
 import re
 import shutil
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import tomllib
 from collections.abc import Callable, Iterator
+from importlib.metadata import Distribution
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +19,9 @@ import pytest
 import uvicorn
 
 from fastapi_pro import _scaffold
-from fastapi_pro._demo import APP_FACTORY, DemoOptions, serve
-from fastapi_pro._scaffold import ProjectName, next_steps
+from fastapi_pro._demo import APP_FACTORY, DEFAULT_DATABASE_URL, DemoOptions, serve
+from fastapi_pro._scaffold import ProjectName, generate, next_steps
+from fastapi_pro._scaffold_source import Source, installed_source
 from fastapi_pro.cli import main
 
 REPO = Path(__file__).parents[1]
@@ -322,11 +325,95 @@ def test_the_generated_python_compiles(generated: Path) -> None:
         compile(path.read_text(), str(path), "exec")
 
 
-def test_without_a_source_fastapi_pro_comes_from_an_index(generated: Path) -> None:
-    pyproject = pyproject_of(generated)
+def test_without_a_source_fastapi_pro_comes_from_an_index(tmp_path: Path) -> None:
+    name = ProjectName.parse("my-service")
 
+    generate(name, tmp_path, source=None)
+
+    pyproject = pyproject_of(tmp_path)
     assert "uv" not in pyproject["tool"]
     assert pyproject["project"]["dependencies"][0].startswith("fastapi-pro[")
+    assert "It takes fastapi-pro from a package index." in next_steps(name, tmp_path)
+
+
+def test_new_takes_fastapi_pro_from_the_checkout_it_is_installed_from(
+    generated: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """This suite runs on fastapi-pro installed editable from this checkout, as uv does it."""
+    source = pyproject_of(generated)["tool"]["uv"]["sources"]["fastapi-pro"]
+
+    assert source == {"path": REPO.resolve().as_posix(), "editable": True}
+
+
+def test_next_steps_need_only_python_and_pip() -> None:
+    steps = next_steps(ProjectName.parse("gen-svc"), Path("gen-svc")).splitlines()
+    commands = [line.split("#")[0].strip() for line in steps if line.startswith("  ")]
+
+    assert commands[:3] == ["cd gen-svc", "python3 -m pip install -q uv", "cp .env.example .env"]
+    assert all(command.startswith("python3 -m uv run ") for command in commands[3:])
+
+
+def distribution_recording(tmp_path: Path, direct_url: str | None) -> Distribution:
+    """An installed fastapi-pro whose PEP 610 record (``direct_url.json``) says ``direct_url``."""
+    info = tmp_path / "fastapi_pro-0.1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fastapi-pro\nVersion: 0.1.0\n")
+    if direct_url is not None:
+        (info / "direct_url.json").write_text(direct_url)
+    return Distribution.at(info)
+
+
+def uv_source_of(source: Source | None) -> dict[str, Any]:
+    assert source is not None
+    table = tomllib.loads(source.uv_sources())
+    entry: dict[str, Any] = table["tool"]["uv"]["sources"]["fastapi-pro"]
+    return entry
+
+
+def test_an_editable_checkout_becomes_an_editable_path(tmp_path: Path) -> None:
+    record = json.dumps({"url": REPO.as_uri(), "dir_info": {"editable": True}})
+    source = installed_source(distribution_recording(tmp_path, record))
+
+    assert uv_source_of(source) == {"path": REPO.as_posix(), "editable": True}
+
+
+def test_a_local_wheel_becomes_a_path_to_it(tmp_path: Path) -> None:
+    wheel = tmp_path / "wheels and 'such'" / "fastapi_pro-0.1.0-py3-none-any.whl"
+    wheel.parent.mkdir()
+    wheel.write_bytes(b"PK")
+    record = json.dumps({"url": wheel.as_uri(), "archive_info": {}})
+
+    source = installed_source(distribution_recording(tmp_path, record))
+
+    assert uv_source_of(source) == {"path": wheel.as_posix()}
+    assert source is not None
+    assert str(wheel) in source.description
+
+
+def test_a_git_install_becomes_the_repository_at_its_commit(tmp_path: Path) -> None:
+    url = "https://github.com/example/fastapi-pro.git"
+    record = json.dumps({"url": url, "vcs_info": {"vcs": "git", "commit_id": "0123abc"}})
+
+    source = installed_source(distribution_recording(tmp_path, record))
+
+    assert uv_source_of(source) == {"git": url, "rev": "0123abc"}
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        None,  # installed from an index: no record
+        '{"url": "file:///nowhere/fastapi_pro-0.1.0-py3-none-any.whl", "archive_info": {}}',
+        '{"url": "file:///nowhere/checkout", "dir_info": {"editable": true}}',
+        '{"url": "https://hg.example.com/fastapi-pro", "vcs_info": {"vcs": "hg"}}',
+        "not json",
+        '["a list"]',
+    ],
+)
+def test_an_index_or_a_lost_or_unusable_origin_means_an_index(
+    tmp_path: Path, record: str | None
+) -> None:
+    assert installed_source(distribution_recording(tmp_path, record)) is None
 
 
 def env_file(path: Path) -> dict[str, str]:
@@ -508,12 +595,30 @@ def test_the_demo_keeps_a_configured_key(tmp_path: Path, monkeypatch: pytest.Mon
     server = FakeServer()
     monkeypatch.setattr(uvicorn, "run", server.run)
     os.environ["FASTAPI_PRO_AUTH__SECRET_KEY"] = "k" * 40
-    os.environ["FASTAPI_PRO_DATABASE__URL"] = f"sqlite+aiosqlite:///{tmp_path / 'env.db'}"
+
+    serve(DemoOptions(database_url=f"sqlite:///{tmp_path / 'demo.db'}"))
+
+    assert server.environ["FASTAPI_PRO_AUTH__SECRET_KEY"] == "k" * 40
+
+
+@pytest.mark.usefixtures("restored_environ")
+def test_the_demo_seeds_its_own_file_whatever_the_environment_and_env_file_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = FakeServer()
+    monkeypatch.setattr(uvicorn, "run", server.run)
+    os.environ["FASTAPI_PRO_DATABASE__URL"] = f"sqlite:///{tmp_path / 'exported.db'}"
+    (tmp_path / ".env").write_text(
+        f"FASTAPI_PRO_DATABASE__URL=sqlite:///{tmp_path / 'dotenv.db'}\n"
+        "FASTAPI_PRO_AUTH__SECRET_KEY=a-key-of-the-projects-own-env-file-0123456789\n"
+    )
 
     serve(DemoOptions())
 
-    assert server.environ["FASTAPI_PRO_AUTH__SECRET_KEY"] == "k" * 40
-    assert rows(tmp_path / "env.db", "products") == 4
+    assert sorted(path.name for path in tmp_path.glob("*.db")) == ["fastapi-pro-demo.db"]
+    assert rows(tmp_path / "fastapi-pro-demo.db", "products") == 4
+    assert server.environ["FASTAPI_PRO_DATABASE__URL"] == DEFAULT_DATABASE_URL
+    assert "env-file" not in server.environ["FASTAPI_PRO_AUTH__SECRET_KEY"]
 
 
 @pytest.mark.usefixtures("restored_environ")
@@ -585,3 +690,81 @@ def test_the_generated_projects_tests_pass(tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert " passed" in result.stdout
+
+
+def a_newcomers_shell() -> dict[str, str]:
+    """The environment of a shell outside this project: no settings, no virtualenv of ours."""
+    ours = {str(Path(sys.executable).parent), os.environ.get("VIRTUAL_ENV", "") + "/bin"}
+    path = [entry for entry in os.environ["PATH"].split(os.pathsep) if entry not in ours]
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("FASTAPI_PRO_", "VIRTUAL_ENV", "PYTEST_", "UV_PROJECT"))
+    }
+    return {**env, "PATH": os.pathsep.join(path), "UV_PYTHON_DOWNLOADS": "never"}
+
+
+def run_the_printed_next_steps(fastapi_pro: Path, folder: Path) -> str:
+    """``fastapi-pro new gen-steps`` in ``folder``, then its next steps up to the tests, as
+    printed, in a shell outside this project; what they printed.
+    """
+    env = a_newcomers_shell()
+    python3, bash = (shutil.which(name, path=env["PATH"]) for name in ("python3", "bash"))
+    assert python3 is not None, "the steps start with python3"
+    assert bash is not None
+    probe = subprocess.run([python3, "-m", "uv", "--version"], env=env, check=False)
+    if probe.returncode != 0:  # the first step would install it: not on a developer's machine
+        pytest.skip("uv is not installed for python3 (python3 -m pip install uv)")
+    created = subprocess.run(
+        [str(fastapi_pro), "new", "gen-steps"],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    steps = created.stdout.split("Next steps:\n")[1].splitlines()
+    until_the_tests = steps[: next(i for i, step in enumerate(steps) if " pytest " in step) + 1]
+    result = subprocess.run(
+        [bash, "-euc", "\n".join(until_the_tests)],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 0, created.stdout + result.stdout + result.stderr
+    return created.stdout + result.stdout
+
+
+@pytest.mark.slow
+def test_the_printed_next_steps_run_as_printed_until_the_tests_pass(tmp_path: Path) -> None:
+    fastapi_pro = Path(sys.executable).with_name("fastapi-pro")  # installed from this checkout
+
+    output = run_the_printed_next_steps(fastapi_pro, tmp_path)
+
+    assert f"It takes fastapi-pro from the checkout {REPO.resolve()}" in output
+    assert " passed" in output
+
+
+@pytest.mark.slow
+def test_a_project_made_by_fastapi_pro_from_a_wheel_runs_its_next_steps(tmp_path: Path) -> None:
+    uv = uv_command()
+    env = a_newcomers_shell()
+    wheels, venv = tmp_path / "dist", tmp_path / "venv"
+    for command in (
+        ["build", "--wheel", "--quiet", "--out-dir", str(wheels), str(REPO)],
+        ["venv", "--quiet", "--python", sys.executable, str(venv)],
+    ):
+        subprocess.run([*uv, *command], env=env, check=True, timeout=300)
+    (wheel,) = wheels.glob("fastapi_pro-*.whl")
+    install = ["pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), str(wheel)]
+    subprocess.run([*uv, *install], env=env, check=True, timeout=300)
+    folder = tmp_path / "work"
+    folder.mkdir()
+
+    output = run_the_printed_next_steps(venv / "bin" / "fastapi-pro", folder)
+
+    assert f"It takes fastapi-pro from the file {wheel}" in output
+    assert " passed" in output

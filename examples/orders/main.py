@@ -11,8 +11,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 
-from examples.orders.database import Model
+from examples.orders.database import complete_metadata
 from examples.orders.modules.orders.router import router as orders_router
 from examples.orders.modules.products.router import router as products_router
 from examples.orders.modules.users.router import router as users_router
@@ -64,11 +65,23 @@ def create_app(
         user_loader=user_loader(database, hasher),
         reload_principal=reload_principal(database, hasher),
         # creates missing tables at start-up; use migrations in earnest
-        metadata=Model.metadata if create_tables else None,
+        metadata=complete_metadata() if create_tables else None,
         token_url=TOKEN_URL,
     )
     app.include_router(password_flow_router(password_login(database, hasher)))
     app.include_router(users_router)
     app.include_router(products_router)
     app.include_router(orders_router)
+    _send_root_to_docs(app)
     return app
+
+
+def _send_root_to_docs(app: FastAPI) -> None:
+    """``GET /`` redirects to the API docs, where a newcomer can try the service."""
+    docs_url = app.docs_url
+    if docs_url is None:
+        return
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse(docs_url)

@@ -1,7 +1,8 @@
 """Demo data: a customer, a staff member and a few products. Running it twice changes nothing.
 
 ``python -m examples.orders.seed`` fills the database named by ``FASTAPI_PRO_DATABASE__URL``
-(``./app.db`` by default); ``python -m examples.orders`` seeds it before serving.
+(``./app.db`` by default), as the service itself reads it; ``python -m examples.orders``
+(``fastapi-pro demo``) seeds the demo's own database before serving.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import asyncio
 
 from pydantic import SecretStr
 
-from examples.orders.database import Model
+from examples.orders.database import complete_metadata
 from examples.orders.modules.products.models import Product
 from examples.orders.modules.products.repository import ProductRepository
 from examples.orders.modules.users.models import Role
@@ -38,7 +39,7 @@ DEMO_PRODUCTS = (
 
 async def seed(database: Database, hasher: PasswordHasher) -> list[str]:
     """Create the tables and whatever demo rows are missing; return what was added."""
-    await database.create_all(Model.metadata)
+    await database.create_all(complete_metadata())
     added: list[str] = []
     async with database.session() as session:
         users = UserService(UserRepository(session), hasher)

@@ -3,6 +3,10 @@
 ``python -m examples.orders`` runs this same code. The example comes from the source tree when
 ``examples.orders`` is importable (a checkout), else from the copy the wheel carries under
 ``fastapi_pro/_examples``.
+
+The demo serves the example, not the project it is started in: it reads no ``.env`` file, and
+its database is ``./fastapi-pro-demo.db`` unless ``--database-url`` names another, whatever
+``FASTAPI_PRO_DATABASE__URL`` says. Other ``FASTAPI_PRO_*`` variables of the environment apply.
 """
 
 from __future__ import annotations
@@ -30,6 +34,10 @@ if TYPE_CHECKING:
 EXAMPLE = "examples.orders"
 APP_FACTORY = "fastapi_pro._demo:create_worker_app"
 """What uvicorn imports, in this process or in each worker."""
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./fastapi-pro-demo.db"
+"""The demo's own database, a file in the working directory: never a project's ``./app.db``."""
+DATABASE_URL_VARIABLE = "FASTAPI_PRO_DATABASE__URL"
+"""Set by the demo to its database, for itself and its workers, replacing any inherited value."""
 
 _PACKAGED = Path(__file__).parent / "_examples"
 _CHECKOUT = Path(__file__).parents[2]  # src/fastapi_pro -> the repository, in a checkout
@@ -63,12 +71,17 @@ def serve(options: DemoOptions) -> None:
     """
     uvicorn = _require_uvicorn()
     ensure_example_importable()
+    url = DEFAULT_DATABASE_URL if options.database_url is None else options.database_url
+    _apply({DATABASE_URL_VARIABLE: _async_url(url)})  # replaces an inherited one, for the workers
     configured = _settings()
     with _metrics_directory(options.workers, configured) as multiproc_dir:
         _apply(_environment(options, configured, multiproc_dir))
         settings = _settings()
         asyncio.run(prepare(settings, options.base_url))
-        print(f"Serving on {options.base_url} with {options.workers} worker(s); Ctrl+C stops.")
+        print(
+            f"Serving on {options.base_url} with {options.workers} worker(s); Ctrl+C stops.",
+            flush=True,  # before uvicorn's output, also when stdout is a pipe or a file
+        )
         uvicorn.run(
             APP_FACTORY,
             factory=True,
@@ -86,7 +99,7 @@ def create_worker_app() -> FastAPI:
     """
     ensure_example_importable()
     main = importlib.import_module(f"{EXAMPLE}.main")
-    app: FastAPI = main.create_app(create_tables=False)
+    app: FastAPI = main.create_app(_settings(), create_tables=False)
     return app
 
 
@@ -168,8 +181,6 @@ def _environment(
     metrics are shared, unless configured otherwise.
     """
     environ: dict[str, str] = {}
-    if options.database_url is not None:
-        environ["FASTAPI_PRO_DATABASE__URL"] = _async_url(options.database_url)
     auth = configured.auth
     if auth.algorithm.startswith("HS") and auth.secret_key is None:
         environ["FASTAPI_PRO_AUTH__SECRET_KEY"] = secrets.token_urlsafe(32)
@@ -188,10 +199,11 @@ def _apply(environ: Mapping[str, str]) -> None:
 
 
 def _settings() -> Settings:
+    """The demo's settings: the environment's, never a ``.env`` file of the working directory."""
     from fastapi_pro.settings import Settings  # noqa: PLC0415 - heavy, loaded on use
 
     try:
-        return Settings()
+        return Settings(_env_file=None)
     except ValueError as error:  # pydantic's ValidationError
         raise CommandError(f"invalid settings: {error}") from None
 

@@ -14,7 +14,6 @@ import secrets
 import shlex
 import shutil
 import sys
-import tomllib
 from dataclasses import dataclass
 from importlib.metadata import packages_distributions
 from importlib.resources import files
@@ -22,6 +21,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from fastapi_pro.__about__ import __version__
+from fastapi_pro._scaffold_source import Source
 
 TEMPLATE = "service"
 SUFFIX = ".tmpl"
@@ -124,28 +124,26 @@ class ProjectName:
         return cls(project="-".join(words), package=package, title=title)
 
 
-def generate(
-    name: ProjectName, directory: Path, *, fastapi_pro_source: Path | None = None
-) -> list[Path]:
+def generate(name: ProjectName, directory: Path, *, source: Source | None = None) -> list[Path]:
     """Write a new service for ``name`` into ``directory``, which must be missing or empty.
 
     Args:
         name: The project's names.
         directory: Where to write it; created with its parents.
-        fastapi_pro_source: A fastapi-pro checkout the project takes fastapi-pro from
-            (``[tool.uv.sources]``), for versions not published on an index.
+        source: Where the project takes fastapi-pro from (``[tool.uv.sources]``); a package
+            index when ``None``.
 
     Returns:
         The files written, relative to ``directory``.
 
     Raises:
         FileExistsError: When ``directory`` exists and is not empty.
-        NotADirectoryError: When ``directory`` is a file, or the source is not a checkout.
+        NotADirectoryError: When ``directory`` is a file.
         OSError: When a file cannot be written; what was written and the folders made for it
             are removed first, so that the same command can run again.
     """
     _check_target(directory)
-    values = _values(name, fastapi_pro_source)
+    values = _values(name, source)
     rendered = [
         (_target_path(relative, name), _render(template.read_text(encoding="utf-8"), values))
         for relative, template in _templates(files("fastapi_pro") / "_templates" / TEMPLATE)
@@ -157,15 +155,22 @@ def generate(
     return [relative for relative, _ in rendered]
 
 
-def next_steps(name: ProjectName, directory: Path) -> str:
-    """What to run in the project just generated for ``name`` in ``directory``."""
+def next_steps(name: ProjectName, directory: Path, source: Source | None = None) -> str:
+    """What to run in the project just generated for ``name`` in ``directory``.
+
+    The commands need only Python and pip: uv is installed as a module and run as one.
+    """
+    origin = "a package index" if source is None else source.description
+    where = "" if source is None else " ([tool.uv.sources] in pyproject.toml)"
     return (
+        f"It takes fastapi-pro from {origin}{where}.\n"
         "Next steps:\n"
         f"  cd {shlex.quote(str(directory))}\n"
-        "  cp .env.example .env           # then set FASTAPI_PRO_AUTH__SECRET_KEY\n"
-        "  uv run pytest                  # the tests, on a temporary SQLite database\n"
-        "  uv run alembic upgrade head    # create the tables\n"
-        f"  uv run uvicorn --factory {name.package}.main:create_app --reload\n"
+        "  python3 -m pip install -q uv              # once; uv runs everything else\n"
+        "  cp .env.example .env                      # then set FASTAPI_PRO_AUTH__SECRET_KEY\n"
+        "  python3 -m uv run pytest                  # the tests, on a temporary SQLite database\n"
+        "  python3 -m uv run alembic upgrade head    # create the tables\n"
+        f"  python3 -m uv run uvicorn --factory {name.package}.main:create_app --reload\n"
         "See README.md for the rest."
     )
 
@@ -231,42 +236,14 @@ def _topmost_missing(folder: Path) -> Path | None:
     return missing
 
 
-def _values(name: ProjectName, source: Path | None) -> dict[str, str]:
+def _values(name: ProjectName, source: Source | None) -> dict[str, str]:
     return {
         "project_name": name.project,
         "package_name": name.package,
         "title": name.title,
         "fastapi_pro_version": __version__,
-        "uv_sources": _uv_sources(source),
+        "uv_sources": "" if source is None else source.uv_sources(),
     }
-
-
-def _uv_sources(source: Path | None) -> str:
-    if source is None:
-        return ""
-    checkout = source.expanduser().resolve()
-    if _distribution_at(checkout) != "fastapi-pro":
-        msg = (
-            f"--fastapi-pro-source {source} is not a fastapi-pro checkout: it has no "
-            "pyproject.toml naming the project fastapi-pro."
-        )
-        raise NotADirectoryError(msg)
-    path = checkout.as_posix().replace("\\", "\\\\").replace('"', '\\"')
-    return (
-        "\n# fastapi-pro from a local checkout rather than an index (editable: its changes\n"
-        "# apply without a reinstall). Remove this table to use the published package.\n"
-        "[tool.uv.sources]\n"
-        f'fastapi-pro = {{ path = "{path}", editable = true }}\n'
-    )
-
-
-def _distribution_at(checkout: Path) -> str | None:
-    try:
-        with (checkout / "pyproject.toml").open("rb") as file:
-            name = tomllib.load(file).get("project", {}).get("name")
-    except (OSError, tomllib.TOMLDecodeError):
-        return None
-    return name if isinstance(name, str) else None
 
 
 Template = tuple[tuple[str, ...], Traversable]

@@ -65,7 +65,8 @@ def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         description=(
             "Serve the orders example (users, products, orders) with demo accounts and "
             "products, and print how to sign in. The database is created and seeded first; "
-            "seeding again adds nothing. Needs uvicorn: pip install 'fastapi-pro[demo]'."
+            "seeding again adds nothing. The demo reads no .env file and touches no database "
+            "but its own. Needs uvicorn: pip install 'fastapi-pro[demo]'."
         ),
     )
     demo.add_argument("--host", default="127.0.0.1", help="interface to bind (%(default)s)")
@@ -74,9 +75,8 @@ def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "--database-url",
         metavar="URL",
         help=(
-            "database URL, e.g. postgresql://user@host/db (default: the "
-            "FASTAPI_PRO_DATABASE__URL setting, from the environment or .env, else the "
-            "SQLite file ./app.db)"
+            "database URL, e.g. postgresql://user@host/db (default: the demo's own SQLite "
+            "file ./fastapi-pro-demo.db; FASTAPI_PRO_DATABASE__URL and .env are not read)"
         ),
     )
     demo.add_argument("--workers", type=_positive, default=1, help="worker processes (%(default)s)")
@@ -109,7 +109,11 @@ def _add_new(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--fastapi-pro-source",
         metavar="PATH",
         type=Path,
-        help="take fastapi-pro from this local checkout ([tool.uv.sources]) instead of an index",
+        help=(
+            "take fastapi-pro from this local checkout (editable, in [tool.uv.sources]); by "
+            "default, from where the running fastapi-pro was installed from: its checkout, "
+            "wheel or repository, else a package index"
+        ),
     )
     new.set_defaults(run=_run_new)
 
@@ -126,11 +130,12 @@ def _run_demo(args: argparse.Namespace) -> None:
 
 def _run_new(args: argparse.Namespace) -> None:
     from fastapi_pro._scaffold import generate, next_steps  # noqa: PLC0415 - loaded on use
+    from fastapi_pro._scaffold_source import resolve_source  # noqa: PLC0415
 
     directory: Path = args.directory or Path(args.name.project)
-    source: Path | None = args.fastapi_pro_source
     try:
-        written = generate(args.name, directory, fastapi_pro_source=source)
+        source = resolve_source(args.fastapi_pro_source)
+        written = generate(args.name, directory, source=source)
     except ValueError as error:
         raise CommandError(str(error)) from None
     except OSError as error:
@@ -139,7 +144,7 @@ def _run_new(args: argparse.Namespace) -> None:
         msg = f"cannot write {directory}: {error.strerror}"  # it removed what it wrote
         raise CommandError(msg) from None
     print(f"Created {args.name.project} in {directory} ({len(written)} files).")
-    print(next_steps(args.name, directory))
+    print(next_steps(args.name, directory, source))
 
 
 def _project_name(value: str) -> object:

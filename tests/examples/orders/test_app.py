@@ -39,6 +39,30 @@ def test_building_the_app_creates_no_file_and_connects_nowhere(tmp_path: Path) -
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_complete_metadata_holds_every_features_tables_imported_or_not() -> None:
+    script = (
+        "import sys; from examples.orders.database import complete_metadata; "
+        "assert not any(m.endswith('.models') for m in sys.modules if m.startswith('examples')); "
+        "print(' '.join(sorted(complete_metadata().tables)))"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=True
+    )
+
+    assert result.stdout.split() == ["order_lines", "orders", "products", "users"]
+
+
+async def test_the_root_sends_a_browser_to_the_docs_and_stays_out_of_the_schema(
+    fastapi_client: httpx.AsyncClient,
+) -> None:
+    root = await fastapi_client.get("/")
+    schema = (await fastapi_client.get("/openapi.json")).json()
+
+    assert (root.status_code, root.headers["location"]) == (307, "/docs")
+    assert "/" not in schema["paths"]
+
+
 async def test_the_openapi_document_logs_in_through_the_token_endpoint(
     fastapi_client: httpx.AsyncClient,
 ) -> None:
@@ -107,11 +131,19 @@ def served(tmp_path: Path) -> Iterator[str]:
     """``python -m examples.orders`` running on a free port, with its database in tmp_path."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    env["FASTAPI_PRO_DATABASE__URL"] = f"sqlite+aiosqlite:///{tmp_path / 'orders.db'}"
+    database = f"sqlite+aiosqlite:///{tmp_path / 'orders.db'}"
     log = tmp_path / "server.log"
     with log.open("w") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "examples.orders", "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "examples.orders",
+                "--port",
+                str(port),
+                "--database-url",
+                database,
+            ],
             cwd=tmp_path,
             env=env,
             stdout=output,
