@@ -274,7 +274,7 @@ async def test_setup_serves_the_assets_when_docs_self_hosted_is_set(tmp_path: Pa
     assert CDN not in page.headers["content-security-policy"]
     assert script.status_code == style.status_code == 200
     # Measured under one route label for every asset, never one per file.
-    assert 'http_route="/docs/assets' in scrape.text
+    assert 'http_route="/docs/assets/{path}"' in scrape.text
     assert "swagger-ui" not in scrape.text
 
 
