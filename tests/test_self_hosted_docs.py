@@ -26,6 +26,7 @@ from fastapi_pro.security_headers import (
     SELF_HOSTED_DOCS_CONTENT_SECURITY_POLICY,
 )
 from fastapi_pro.self_hosted_docs import ASSETS_ROUTE_NAME, install_self_hosted_docs
+from tests.test_docs import load
 
 CDN = "cdn.jsdelivr.net"
 
@@ -341,3 +342,15 @@ def test_the_settings_read_from_the_environment(monkeypatch: pytest.MonkeyPatch)
 def test_an_assets_path_that_is_not_an_absolute_folder_is_refused(path: str) -> None:
     with pytest.raises(ValidationError, match=r"docs\.assets_path"):
         Settings(_env_file=None, docs={"assets_path": path})  # type: ignore[call-arg]
+
+
+async def test_the_how_to_example_serves_its_own_assets() -> None:
+    app = load("self_hosted_docs_app").app
+
+    async with client_for(app) as client:
+        page = await client.get("/docs")
+        script = await client.get("/docs/assets/swagger-ui-bundle.js")
+
+    assert '<script src="/docs/assets/swagger-ui-bundle.js">' in page.text
+    assert '"tryItOutEnabled": true' in page.text
+    assert script.status_code == 200

@@ -84,7 +84,7 @@ def install_self_hosted_docs(
     Raises:
         RuntimeError: If this was already called for ``app``, the ``self-hosted-docs`` extra is
             missing, or ``directory`` lacks a file a page needs.
-        ValueError: If ``path`` does not start with ``/``.
+        ValueError: If ``path`` is not a folder below ``/``.
     """
     if getattr(app.state, INSTALLED_STATE_KEY, False):
         msg = "install_self_hosted_docs() was already called for this app; call it once."
