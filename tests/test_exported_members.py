@@ -139,6 +139,7 @@ PUBLIC = {
         "install_security_headers",
     ],
     "fastapi_pro.self_hosted_docs": [
+        "ASSETS_PATH_PATTERN",
         "ASSETS_ROUTE_NAME",
         "FAVICON",
         "REDOC_FILES",

@@ -25,7 +25,12 @@ from fastapi_pro.security_headers import (
     DOCS_CONTENT_SECURITY_POLICY,
     SELF_HOSTED_DOCS_CONTENT_SECURITY_POLICY,
 )
-from fastapi_pro.self_hosted_docs import ASSETS_ROUTE_NAME, install_self_hosted_docs
+from fastapi_pro.self_hosted_docs import (
+    ASSETS_PATH_PATTERN,
+    ASSETS_ROUTE_NAME,
+    install_self_hosted_docs,
+)
+from fastapi_pro.settings import DocsSettings
 from tests.test_docs import load
 
 CDN = "cdn.jsdelivr.net"
@@ -223,9 +228,14 @@ def test_without_the_extra_the_error_names_the_install_command(
         install_self_hosted_docs(make_app())
 
 
-def test_a_relative_assets_path_is_refused() -> None:
-    with pytest.raises(ValueError, match="must start with '/'"):
-        install_self_hosted_docs(make_app(), path="assets")
+@pytest.mark.parametrize("path", ["assets", "/", "//cdn.example.com/ui", "/docs/<script>"])
+def test_an_assets_path_that_is_not_a_folder_of_the_app_is_refused(path: str) -> None:
+    with pytest.raises(ValueError, match="must be a folder below '/'"):
+        install_self_hosted_docs(make_app(), path=path)
+
+
+def test_the_settings_and_the_function_agree_on_assets_paths() -> None:
+    assert ASSETS_PATH_PATTERN in str(DocsSettings.model_json_schema()["properties"])
 
 
 def test_installing_twice_is_refused() -> None:
@@ -338,7 +348,7 @@ def test_the_settings_read_from_the_environment(monkeypatch: pytest.MonkeyPatch)
     assert docs.assets_directory is None
 
 
-@pytest.mark.parametrize("path", ["static/docs", "/static/docs/", "/"])
+@pytest.mark.parametrize("path", ["static/docs", "/static/docs/", "/", "//cdn.example.com"])
 def test_an_assets_path_that_is_not_an_absolute_folder_is_refused(path: str) -> None:
     with pytest.raises(ValidationError, match=r"docs\.assets_path"):
         Settings(_env_file=None, docs={"assets_path": path})  # type: ignore[call-arg]

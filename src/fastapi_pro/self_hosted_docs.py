@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib.resources
 import os
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,9 +42,13 @@ FAVICON = "favicon.png"
 ASSETS_ROUTE_NAME = "self_hosted_docs_assets"
 """The name of the assets route, for ``request.url_for(ASSETS_ROUTE_NAME, path=...)``."""
 
+ASSETS_PATH_PATTERN = r"(/[A-Za-z0-9._~-]+)+"
+"""What an assets path looks like: ``/docs/assets``; never ``//host``, which leaves the app."""
+
 INSTALLED_STATE_KEY = "fastapi_pro_self_hosted_docs"
 
 _EXTRA = "pip install 'fastapi-pro[self-hosted-docs]'"
+_PATH = re.compile(ASSETS_PATH_PATTERN)
 _NO_FAVICON = "data:,"  # an empty icon: the browser asks nobody for one
 
 
@@ -147,10 +152,14 @@ def _assets_path(app: FastAPI, path: str | None) -> str:
     if path is None:
         page = app.docs_url if app.docs_url else app.redoc_url
         path = f"{(page or '').rstrip('/')}/assets"
-    if not path.startswith("/") or path == "/":
-        msg = f"The docs assets path must start with '/' and name a folder; got {path!r}."
+    path = path.rstrip("/")
+    if _PATH.fullmatch(path) is None:
+        msg = (
+            "The docs assets path must be a folder below '/' named with letters, digits "
+            f"and . _ ~ -, such as '/docs/assets'; got {path[:100]!r}."
+        )
         raise ValueError(msg)
-    return path.rstrip("/")
+    return path
 
 
 def _root(request: Request) -> str:
@@ -190,6 +199,7 @@ def _redoc_page(app: FastAPI, assets: _Assets) -> Callable[[Request], Awaitable[
 
 
 __all__ = [
+    "ASSETS_PATH_PATTERN",
     "ASSETS_ROUTE_NAME",
     "FAVICON",
     "REDOC_FILES",

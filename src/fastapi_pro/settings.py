@@ -251,7 +251,7 @@ class DocsSettings(_Section):
     )
     assets_path: str | None = Field(
         None,
-        pattern=r"^/.*[^/]$",
+        pattern=r"^(/[A-Za-z0-9._~-]+)+$",  # self_hosted_docs.ASSETS_PATH_PATTERN
         description="Where the assets are served; `<docs_url>/assets` when unset.",
     )
     assets_directory: str | None = Field(
