@@ -138,8 +138,17 @@ PUBLIC = {
         "API_CONTENT_SECURITY_POLICY",
         "DOCS_CONTENT_SECURITY_POLICY",
         "DOCS_PATHS",
+        "SELF_HOSTED_DOCS_CONTENT_SECURITY_POLICY",
         "SecurityHeadersMiddleware",
         "install_security_headers",
+    ],
+    "fastapi_pro.self_hosted_docs": [
+        "ASSETS_PATH_PATTERN",
+        "ASSETS_ROUTE_NAME",
+        "FAVICON",
+        "REDOC_FILES",
+        "SWAGGER_UI_FILES",
+        "install_self_hosted_docs",
     ],
     "fastapi_pro.observability": [
         "CONTEXT_KEYS",

@@ -44,8 +44,14 @@ from fastapi_pro.observability import (
     instrument_database,
 )
 from fastapi_pro.observability._middleware import INSTALLED_STATE_KEY as OBSERVABILITY_KEY
+from fastapi_pro.security_headers import (
+    DOCS_CONTENT_SECURITY_POLICY,
+    SELF_HOSTED_DOCS_CONTENT_SECURITY_POLICY,
+    install_security_headers,
+)
 from fastapi_pro.security_headers import INSTALLED_STATE_KEY as SECURITY_HEADERS_KEY
-from fastapi_pro.security_headers import install_security_headers
+from fastapi_pro.self_hosted_docs import INSTALLED_STATE_KEY as SELF_HOSTED_DOCS_KEY
+from fastapi_pro.self_hosted_docs import install_self_hosted_docs
 from fastapi_pro.settings import Settings
 
 if TYPE_CHECKING:
@@ -174,6 +180,12 @@ def setup(
             )
             raise RuntimeError(msg)
     settings = settings if settings is not None else Settings()
+    if settings.docs.self_hosted and getattr(app.state, SELF_HOSTED_DOCS_KEY, False):
+        msg = (
+            "install_self_hosted_docs() was already called on this app; setup() installs it "
+            "too when docs.self_hosted is set. Remove that call, or unset the setting."
+        )
+        raise RuntimeError(msg)
     config = settings.observability
     if logging and config.logging_enabled:
         configure_logging(level=config.log_level, json_lines=config.log_json)
@@ -307,6 +319,9 @@ def _install_routes(
         components.auth.install(app, token_url=token_url)
     if components.health is not None:
         components.health.install(app, prefix=settings.health.path_prefix.rstrip("/"))
+    docs = settings.docs
+    if docs.self_hosted:
+        install_self_hosted_docs(app, path=docs.assets_path, directory=docs.assets_directory)
     if components.metrics is not None and metrics_route:
         token = settings.observability.metrics_token
         secret = token.get_secret_value() if token is not None else None
@@ -339,7 +354,7 @@ def _install_middleware(
             frame_options=secure.frame_options,
             referrer_policy=secure.referrer_policy,
             content_security_policy=secure.content_security_policy,
-            docs_content_security_policy=secure.docs_content_security_policy,
+            docs_content_security_policy=_docs_policy(settings),
             hsts_max_age=secure.hsts_max_age if secure.hsts_enabled else None,
             hsts_include_subdomains=secure.hsts_include_subdomains,
             hsts_preload=secure.hsts_preload,
@@ -363,6 +378,14 @@ def _install_middleware(
             access_log=config.access_log_enabled,
             skip_paths={config.metrics_path, *(f"{prefix}/{probe}" for probe in _PROBES)},
         )
+
+
+def _docs_policy(settings: Settings) -> str | None:
+    """The docs pages' policy: the default one loses the CDNs when the app serves the assets."""
+    policy = settings.security_headers.docs_content_security_policy
+    if settings.docs.self_hosted and policy == DOCS_CONTENT_SECURITY_POLICY:
+        return SELF_HOSTED_DOCS_CONTENT_SECURITY_POLICY
+    return policy
 
 
 def _cors(app: ASGIApp, settings: Settings, request_id_header: str) -> ASGIApp:

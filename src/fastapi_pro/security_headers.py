@@ -34,6 +34,18 @@ DOCS_CONTENT_SECURITY_POLICY = (
 """The policy of FastAPI's Swagger UI and ReDoc pages: their assets come from public CDNs, and
 Swagger UI starts from an inline script."""
 
+SELF_HOSTED_DOCS_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; "
+    "script-src 'self' 'unsafe-inline'; "
+    "style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: https:; "
+    "worker-src 'self' blob:; "
+    "connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
+"""The policy of the docs pages when the app serves their assets itself
+(`fastapi_pro.self_hosted_docs`): `DOCS_CONTENT_SECURITY_POLICY` without the public CDNs."""
+
 DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")
 """FastAPI's default paths of the interactive documentation pages."""
 
@@ -160,6 +172,7 @@ __all__ = [
     "API_CONTENT_SECURITY_POLICY",
     "DOCS_CONTENT_SECURITY_POLICY",
     "DOCS_PATHS",
+    "SELF_HOSTED_DOCS_CONTENT_SECURITY_POLICY",
     "SecurityHeadersMiddleware",
     "install_security_headers",
 ]

@@ -239,6 +239,27 @@ class SecurityHeadersSettings(_Section):
     hsts_preload: bool = Field(False, description="Ask to be on the browsers' preload list.")
 
 
+class DocsSettings(_Section):
+    """Where the Swagger UI and ReDoc pages load their JavaScript and CSS from."""
+
+    self_hosted: bool = Field(
+        False,
+        description=(
+            "Serve the docs pages' assets from the app instead of public CDNs, so `/docs` works "
+            "in a closed network (the `self-hosted-docs` extra)."
+        ),
+    )
+    assets_path: str | None = Field(
+        None,
+        pattern=r"^(/[A-Za-z0-9._~-]+)+$",  # self_hosted_docs.ASSETS_PATH_PATTERN
+        description="Where the assets are served; `<docs_url>/assets` when unset.",
+    )
+    assets_directory: str | None = Field(
+        None,
+        description="A directory holding the assets; the `self-hosted-docs` extra's when unset.",
+    )
+
+
 class Settings(BaseSettings):
     """All fastapi-pro settings, one section per block.
 
@@ -285,6 +306,9 @@ class Settings(BaseSettings):
     )
     security_headers: SecurityHeadersSettings = Field(
         default_factory=SecurityHeadersSettings, description="Security headers on responses."
+    )
+    docs: DocsSettings = Field(
+        default_factory=DocsSettings, description="The Swagger UI and ReDoc pages' assets."
     )
     prometheus_multiproc_dir: str | None = Field(
         None,

@@ -5,10 +5,12 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from fastapi import APIRouter, BackgroundTasks, FastAPI
 from fastapi.responses import StreamingResponse
+from fastapi.staticfiles import StaticFiles
 from loguru import logger
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -545,3 +547,21 @@ async def test_a_path_cannot_forge_lines_in_the_text_access_log(
     access = [line for line in stream.getvalue().splitlines() if "fastapi_pro.access" in line]
     assert len(access) == 1
     assert "\\x0a" in access[0]
+
+
+async def test_a_mounted_app_that_routes_no_further_gets_one_template(
+    metrics: Metrics, spans: Spans, tmp_path: Path
+) -> None:
+    (tmp_path / "app.js").write_text("1;")
+    (tmp_path / "app.css").write_text("a {}")
+    app = FastAPI()
+    app.mount("/static", StaticFiles(directory=tmp_path))
+    install_observability(app, metrics=metrics, tracer_provider=spans.provider)
+    async with client_for(app) as client:
+        assert (await client.get("/static/app.js")).status_code == 200
+        assert (await client.get("/static/app.css")).status_code == 200
+        assert (await client.get("/static/missing.js")).status_code == 404
+
+    routes = {s.labels["http_route"] for s in samples(metrics, f"{DURATION}_count")}
+    assert routes == {"/static/{path}"}
+    assert {s.name for s in spans.all()} == {"GET /static/{path}"}

@@ -20,7 +20,8 @@ def _templates(app: Any) -> dict[int, set[str]]:
     """Map each route object of ``app`` to its full template(s), router prefixes included.
 
     Plain Starlette routes (the docs pages, say) leave no ``scope["route"]``, only their
-    endpoint: they are mapped by their endpoint too.
+    endpoint: they are mapped by their endpoint too. So do mounts: their app, reached with the
+    mount's path already in ``root_path``, is mapped to the rest of the template, ``/{path}``.
     """
     found: dict[int, set[str]] = {}
     for context in iter_route_contexts(getattr(app, "routes", ())):
@@ -31,6 +32,8 @@ def _templates(app: Any) -> dict[int, set[str]]:
             endpoint = getattr(route, "endpoint", None)
             if endpoint is not None:
                 found.setdefault(id(endpoint), set()).add(template)
+            if isinstance(route, Mount):  # static files, say: an app that routes no further
+                found.setdefault(id(route.app), set()).add("/{path}")
     return found
 
 
