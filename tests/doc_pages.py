@@ -19,7 +19,7 @@ import httpx
 ROOT = Path(__file__).parent.parent
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 INCLUDE = re.compile(r'^--8<-- "([^"]+)"$', re.MULTILINE)
-FILE_INTRO = re.compile(r"`([\w./-]+\.\w+)`[^`]*:$")
+FILE_NAME = re.compile(r"`(\w[\w./-]*\.\w+)`")
 
 
 @dataclass(frozen=True)
@@ -32,9 +32,13 @@ class Block:
 
     @property
     def file_name(self) -> str | None:
-        """The file the page tells the reader to write this block to (`` `path`: `` before it)."""
-        match = FILE_INTRO.search(self.intro)
-        return match.group(1) if match else None
+        """The file the page tells the reader to write this block to.
+
+        That is the last file name in backquotes of the paragraph before the block, when that
+        paragraph ends with a colon: ``Save this as `main.py`:``.
+        """
+        names = FILE_NAME.findall(self.intro)
+        return names[-1] if names and self.intro.endswith(":") else None
 
 
 def code_blocks(page: Path) -> list[Block]:
@@ -50,14 +54,17 @@ def code_blocks(page: Path) -> list[Block]:
 
 
 def pattern(documented: str) -> re.Pattern[str]:
-    """A regex for output as a page shows it: ``"abc..."`` is any string, ``...`` anything."""
+    """A regex for output as a page shows it: ``"abc..."`` is any string, ``abc...`` anything.
+
+    Values that differ on every run (ids, tokens, times) are shown cut short with ``...``.
+    """
     flat = re.sub(r"\n\s*", "", documented.strip())
-    parts = re.split(r'("[^"]*\.\.\."|\.\.\.)', flat)
+    parts = re.split(r'("[^"]*\.\.\."|\w*\.\.\.)', flat)
     return re.compile("".join(_part_pattern(part) for part in parts), re.DOTALL)
 
 
 def _part_pattern(part: str) -> str:
-    if part == "...":
+    if part.endswith("...") and not part.startswith('"'):
         return ".*"
     if part.startswith('"') and part.endswith('..."'):
         return '"[^"]*"'
