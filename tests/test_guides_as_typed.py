@@ -30,6 +30,7 @@ DOCS = ROOT / "docs"
 COMMAND_TIMEOUT = 600  # seconds; pip may have to download the dependencies once
 PACKAGE = re.compile(r"(?<![\w/.-])fastapi-pro(?=[\[\"'\s]|$)")
 VARIABLE = re.compile(r"\$(\w+)")
+SERVERS = ("uvicorn ", "fastapi-pro demo")  # serve until the page ends; --host/--port added
 
 
 @pytest.fixture(scope="session")
@@ -118,9 +119,9 @@ class Reader:
             self.curl(command, output)
         elif remembered := re.fullmatch(r"(\w+)=(\w+)\.\.\.", command):
             self.remember(remembered.group(1), remembered.group(2))
-        elif command.startswith("uvicorn "):
-            uvicorn = str(self.venv / "bin" / "uvicorn")
-            command_line = [uvicorn, *shlex.split(command)[1:]]
+        elif command.startswith(SERVERS):
+            program, *arguments = shlex.split(command)
+            command_line = [str(self.venv / "bin" / program), *arguments]
             server = serving(command_line, cwd=self.cwd, env=self.env, log=self.log)
             self.base = self.servers.enter_context(server)
         else:
@@ -208,6 +209,15 @@ def check_response(response: httpx.Response, output: str, *, include: bool) -> N
     [
         pytest.param("getting-started.md", (), 1, id="getting-started"),
         pytest.param("testing.md", (), 1, id="testing"),
+        # The demo serves from the installed wheel. What follows `fastapi-pro new` works on a
+        # project that takes fastapi-pro from an index: .ci/check-new-project runs those
+        # commands on a project made with --fastapi-pro-source; Docker is not run here.
+        pytest.param(
+            "cli.md",
+            ("fastapi-pro new", "cd my-service", "cp .env.example", "uv run", "docker"),
+            1,
+            id="cli",
+        ),
         # `uv add fastapi-pro` resolves from the package index, not this checkout; the
         # PostgreSQL run needs the server and pytest-xdist, which tests/test_docs_projects.py
         # covers with the same project.
