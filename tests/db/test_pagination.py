@@ -380,3 +380,18 @@ async def test_keyset_pages_over_boolean_and_enum_columns(db: Database, field: s
 
     assert sorted(seen) == sorted(f"k-{i}" for i in range(7))
     assert len(seen) == 7
+
+
+async def test_operations_with_a_repository_document_its_problems_and_the_sessions(
+    client: httpx.AsyncClient,
+) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    responses = schema["paths"]["/products"]["get"]["responses"]
+
+    def codes(status: str) -> set[str]:
+        return set(responses[status]["content"]["application/problem+json"]["examples"])
+
+    assert codes("404") == {"not_found"}
+    assert codes("409") == {"stale_version", "unique_violation", "foreign_key_violation"}
+    assert codes("503") == {"database_unavailable", "transaction_conflict"}
+    assert {"integrity_violation", "invalid_value"} <= codes("422")

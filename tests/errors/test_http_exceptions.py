@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from fastapi import FastAPI, HTTPException
+from fastapi import APIRouter, FastAPI, HTTPException
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fastapi_pro.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
@@ -66,6 +66,26 @@ async def test_wrong_method_is_a_405_problem_with_allow(
     assert response.headers["allow"] == "GET"
     assert response.json()["code"] == "method_not_allowed"
     assert response.json()["title"] == "Method Not Allowed"
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "PUT", "DELETE"])
+async def test_a_405_allows_every_method_of_the_path_across_routes_and_routers(
+    client_for: ClientFactory, method: str
+) -> None:
+    app = FastAPI()
+    install_error_handlers(app)
+    router = APIRouter(prefix="/orders")
+    router.add_api_route("", lambda: [], methods=["GET"])
+    router.add_api_route("", lambda: {}, methods=["POST"], status_code=201)
+    router.add_api_route("/{order_id}", lambda order_id: {}, methods=["PATCH"])
+    app.include_router(router)
+    app.add_api_route("/orders", lambda: None, methods=["HEAD"])
+
+    async with client_for(app) as client:
+        response = await client.request(method, "/orders")
+
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, HEAD, POST"
 
 
 async def test_http_exception_keeps_detail_and_headers(

@@ -26,11 +26,12 @@ from fastapi_pro.db._pagination import (
 )
 from fastapi_pro.db._session import SessionDep
 from fastapi_pro.db._soft_delete import INCLUDE_DELETED
-from fastapi_pro.errors import NotFoundError
+from fastapi_pro.errors import NotFoundError, declare_problems
 
 ModelT = TypeVar("ModelT")
 
 
+@declare_problems(NotFoundError)
 class ReadRepository(Generic[ModelT]):
     """Typed reads over one model; `Repository` adds the writes.
 
@@ -39,7 +40,8 @@ class ReadRepository(Generic[ModelT]):
     Every method runs at most one SQL statement on the success path, translates database errors
     into `AppError`s, hides soft-deleted rows unless ``include_deleted=True``, and passes loader
     ``options`` through. A repository takes the request's session, so it is a dependency itself:
-    ``repo: Annotated[OrderRepository, Depends()]``.
+    ``repo: Annotated[OrderRepository, Depends()]``. Operations that use it document the 404
+    its lookups raise, besides the session's problems.
     """
 
     model: type[ModelT]

@@ -9,13 +9,19 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from fastapi_pro.db._errors import StaleVersionError
+from fastapi_pro.db._errors import (
+    ForeignKeyViolationError,
+    StaleVersionError,
+    UniqueViolationError,
+)
 from fastapi_pro.db._models import utcnow
 from fastapi_pro.db._reads import ModelT, ReadRepository
+from fastapi_pro.errors import NotFoundError, declare_problems
 
 _STALE = "{name} {id} was changed by someone else (version {expected} expected); reload it."
 
 
+@declare_problems(NotFoundError, StaleVersionError, UniqueViolationError, ForeignKeyViolationError)
 class Repository(ReadRepository[ModelT]):
     """Typed data access for one model: ``class OrderRepository(Repository[Order]): ...``.
 
@@ -23,6 +29,8 @@ class Repository(ReadRepository[ModelT]):
     into `AppError`s, hides soft-deleted rows unless ``include_deleted=True``, and passes loader
     ``options`` through. A repository takes the request's session, so it is a dependency itself:
     ``repo: Annotated[OrderRepository, Depends()]``. Reads are documented on `ReadRepository`.
+    Operations that use it document its 404 and its 409s (`StaleVersionError`,
+    `UniqueViolationError`, `ForeignKeyViolationError`), besides the session's problems.
     """
 
     async def add(self, instance: ModelT) -> ModelT:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -190,3 +191,49 @@ async def test_updating_a_deleted_product_is_a_404_problem(
     )
 
     assert_problem(response, 404, code="not_found")
+
+
+@pytest.mark.parametrize(
+    ("change", "pointer"),
+    [
+        ({"name": None}, "#/body/name"),
+        ({"price_cents": None}, "#/body/price_cents"),
+        ({"price_cents": False}, "#/body/price_cents"),
+        ({"price_cents": "5"}, "#/body/price_cents"),
+    ],
+)
+async def test_a_change_the_schema_does_not_allow_is_refused_before_the_database(
+    *,
+    fastapi_client: httpx.AsyncClient,
+    staff: User,
+    headers_for: HeadersFor,
+    make_product: ProductFactory,
+    change: dict[str, object],
+    pointer: str,
+) -> None:
+    product = await make_product(name="Kept", price_cents=1000)
+
+    response = await fastapi_client.patch(
+        f"/products/{product.id}", json={"version": 1, **change}, headers=headers_for(staff)
+    )
+
+    assert_problem(response, 422, code="validation_failed")
+    assert [error["pointer"] for error in response.json()["errors"]] == [pointer]
+
+
+async def test_an_integral_float_is_an_integer_as_the_schema_says(
+    fastapi_client: httpx.AsyncClient,
+    staff: User,
+    headers_for: HeadersFor,
+    make_product: ProductFactory,
+) -> None:
+    product = await make_product(name="Kept", price_cents=1000)
+
+    response = await fastapi_client.patch(
+        f"/products/{product.id}",
+        json={"version": 1.0, "price_cents": 0.0},
+        headers=headers_for(staff),
+    )
+
+    assert response.status_code == 200
+    assert response.json()["price_cents"] == 0
