@@ -58,7 +58,8 @@ class ProductIn(BaseModel):
 class ProductPatch(BaseModel):
     name: str = omittable(max_length=200)
     price_cents: Cents = omittable()
-    version: Annotated[int, BeforeValidator(json_integer)]  # the version the client last saw
+    # The version the client last saw; the column is a 4-byte integer.
+    version: Annotated[int, Field(ge=1, le=2**31 - 1), BeforeValidator(json_integer)]
 
 
 class ProductOut(ProductIn):
