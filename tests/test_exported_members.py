@@ -116,6 +116,7 @@ PUBLIC = {
         "ValidationProblemDetail",
         "install_error_handlers",
         "problem_responses",
+        "quote_input",
         "rewrite_openapi",
     ],
     "fastapi_pro.health": [

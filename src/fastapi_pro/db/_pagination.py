@@ -14,7 +14,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fastapi_pro.db._soft_delete import INCLUDE_DELETED
-from fastapi_pro.errors import BadRequestError
+from fastapi_pro.errors import BadRequestError, quote_input
 
 T = TypeVar("T")
 
@@ -102,9 +102,9 @@ def parse_sort(
             descending = token.startswith("-")
             name = token.lstrip("-+")
             if name not in allowed:
-                raise _sort_error(f"Cannot sort by {name!r}.", allowed)
+                raise _sort_error(f"Cannot sort by {quote_input(name)}.", allowed)
             if any(field.name == name for field in fields):
-                raise _sort_error(f"{name!r} appears more than once in sort.", allowed)
+                raise _sort_error(f"{quote_input(name)} appears more than once in sort.", allowed)
             fields.append(SortField(name, descending))
     if len(fields) > max_fields:
         raise _sort_error(f"At most {max_fields} sort fields are allowed.", allowed)

@@ -14,6 +14,7 @@ async def get_order(order_id: int) -> dict[str, int]:
 ```
 """
 
+from fastapi_pro.errors._echo import quote_input
 from fastapi_pro.errors._exceptions import (
     AppError,
     AuthenticationError,
@@ -54,5 +55,6 @@ __all__ = [
     "ValidationProblemDetail",
     "install_error_handlers",
     "problem_responses",
+    "quote_input",
     "rewrite_openapi",
 ]

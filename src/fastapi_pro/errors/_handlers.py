@@ -42,6 +42,8 @@ logger = logging.getLogger("fastapi_pro.errors")
 _INSTALLED = "fastapi_pro_error_handlers"
 _LOGGED = "_fastapi_pro_logged"
 _NO_BODY = frozenset({204, 205, 304})
+MAX_LISTED_ERRORS = 50
+"""A 422 lists this many errors at most: a long invalid list must not make a longer answer."""
 # FastAPI turns any other failure to decode a JSON body into a 400 with this text.
 _FASTAPI_BODY_ERROR = "There was an error parsing the body"
 
@@ -146,16 +148,17 @@ class _Renderer:
         errors = exc.errors()
         if len(errors) == 1 and errors[0].get("type") == "json_invalid":
             return self._malformed_json(request, errors[0])
-        items = error_items(errors, include_input=self.include_input)
-        if self.include_input:
-            items = jsonable_encoder(items)
-        count = len(items)
+        items = error_items(errors[:MAX_LISTED_ERRORS], include_input=self.include_input)
+        count = len(errors)
+        detail = f"The request failed validation ({count} error{'s' if count != 1 else ''})."
+        if count > MAX_LISTED_ERRORS:
+            detail = detail[:-2] + f"; the first {MAX_LISTED_ERRORS} are listed)."
         return self.problem(
             request,
             422,
             "validation_failed",
             "Unprocessable Entity",
-            detail=f"The request failed validation ({count} error{'s' if count != 1 else ''}).",
+            detail=detail,
             extensions={"errors": items},
         )
 
