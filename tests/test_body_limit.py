@@ -9,6 +9,7 @@ import logging
 import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
@@ -294,3 +295,32 @@ async def test_a_chunked_body_over_the_limit_is_refused_by_a_real_server() -> No
     assert problem["code"] == "content_too_large"
     assert problem["status"] == 413
     assert fine.startswith(b"HTTP/1.1 200 OK")
+
+
+# -- the docs' example ----------------------------------------------------------------------------
+
+
+def docs_example() -> FastAPI:
+    """Run the example of docs/setup.md's "Request body limit" section and return its app."""
+    page = (Path(__file__).parent.parent / "docs" / "setup.md").read_text()
+    section = page[page.index("## Request body limit") :]
+    code = section[section.index("```python\n") + 10 : section.index("\n```\n")]
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "docs/setup.md", "exec"), namespace)  # noqa: S102 - our own docs
+    app: FastAPI = namespace["app"]
+    return app
+
+
+async def test_the_docs_example_limits_as_it_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FASTAPI_PRO_MAX_BODY_SIZE", raising=False)
+    monkeypatch.chdir(Path(__file__).parent)  # no .env of the working directory
+    rows = [{"sku": f"sku-{n:07d}", "name": "x" * 40} for n in range(30_000)]  # about 2 MB
+
+    async with client_for(docs_example()) as client:
+        imported = await client.post("/imports", json=rows)
+        short = await client.post("/feedback", json="great")
+        long = await client.post("/feedback", json="x" * 5000)
+
+    assert imported.json() == {"imported": 30_000}
+    assert short.json() == {"length": 5}
+    assert_too_large(long, 4096)
