@@ -45,6 +45,7 @@ UNDECODABLE = {
     "utf16-be": '{"a": 1}'.encode("utf-16-be"),
     "utf32": '{"a": 1}'.encode("utf-32"),
     "long-integer": b'{"a": ' + b"9" * 5000 + b"}",
+    "encoded-surrogate": b'{"a": "\xed\xa0\x80"}',
 }
 
 
@@ -71,6 +72,10 @@ async def test_a_json_body_that_cannot_be_decoded_is_a_400_malformed_body(
         (UNDECODABLE["deep-nesting"], "it is nested too deeply to decode."),
         (UNDECODABLE["utf8-bom"], "it must be UTF-8, without a byte order mark."),
         (UNDECODABLE["utf16-le"], "it must be UTF-8, without a byte order mark."),
+        (
+            UNDECODABLE["encoded-surrogate"],
+            "it holds an encoded UTF-16 surrogate, which UTF-8 does not allow.",
+        ),
     ],
 )
 async def test_the_detail_says_why(client_for: ClientFactory, body: bytes, detail: str) -> None:
@@ -90,6 +95,25 @@ async def test_a_byte_order_mark_split_across_chunks_is_found(client_for: Client
         response = await client.post("/things", content=chunks(), headers=JSON)
 
     assert_problem(response, 400, code="malformed_body")
+
+
+async def test_a_surrogate_split_across_chunks_is_found(client_for: ClientFactory) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"a": "' + b"x" * 100 + b"\xed"
+        yield b'\xa0\x80"}'
+
+    async with client_for(make_app()) as client:
+        response = await client.post("/things", content=chunks(), headers=JSON)
+
+    assert_problem(response, 400, code="malformed_body")
+
+
+async def test_valid_utf8_near_the_surrogates_is_accepted(client_for: ClientFactory) -> None:
+    text = "\ud7ff\ue000 한국어 😀"  # the code points on either side of the surrogate range
+    async with client_for(make_app()) as client:
+        response = await client.post("/things", content=f'{{"a": "{text}"}}'.encode(), headers=JSON)
+
+    assert response.json() == {"type": "dict"}
 
 
 async def test_any_json_media_type_is_checked(client_for: ClientFactory) -> None:

@@ -6,15 +6,16 @@ back to the problem shape:
 - Starlette's body limit (``max_body_size`` on FastAPI apps, routers and routes) writes a
   plain-text 413 itself when a declared ``Content-Length`` is over the limit; it is replaced
   by the problem the handlers render for a chunked body over the limit.
-- ``json.loads`` reads UTF-16, UTF-32 and a UTF-8 byte order mark without complaint, but
-  RFC 8259 §8.1 asks for UTF-8 without a BOM: such bodies are refused as ``malformed_body``
-  before FastAPI decodes them, like every other JSON body that cannot be decoded.
+- ``json.loads`` reads UTF-16, UTF-32, a UTF-8 byte order mark and UTF-8-encoded surrogates
+  without complaint, but RFC 8259 §8.1 asks for UTF-8 without a BOM: such bodies are refused
+  as ``malformed_body`` before FastAPI decodes them, like every other JSON body that cannot be
+  decoded.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
-from email.message import Message as MimeMessage
 
 from starlette.exceptions import HTTPException
 from starlette.middleware import body_limit
@@ -38,11 +39,16 @@ _PLAIN_TEXT = b"text/plain; charset=utf-8"
 _SNIFF = 4  # RFC 4627 §3: the first four bytes tell UTF-8 from UTF-16 and UTF-32
 
 
+NOT_UTF8 = "it must be UTF-8, without a byte order mark."
+SURROGATE = "it holds an encoded UTF-16 surrogate, which UTF-8 does not allow."
+
+
 class NotUtf8JsonError(HTTPException):
     """A JSON request body in another encoding than UTF-8, or with a byte order mark."""
 
-    def __init__(self) -> None:
+    def __init__(self, reason: str) -> None:
         super().__init__(status_code=400, detail="The request body is not UTF-8 JSON.")
+        self.reason = reason
 
 
 Render413 = Callable[[Request], Awaitable[Response]]
@@ -57,19 +63,24 @@ def too_large_detail(scope: Scope) -> str:
 
 
 def _is_json(scope: Scope) -> bool:
+    name: bytes
+    value: bytes
     for name, value in scope["headers"]:
         if name == b"content-type":
-            mime = MimeMessage()
-            mime["content-type"] = value.decode("latin-1")
-            subtype = mime.get_content_subtype()
-            return mime.get_content_maintype() == "application" and (
-                subtype == "json" or subtype.endswith("+json")
+            media = value.split(b";", 1)[0].strip().lower()
+            return media == b"application/json" or (
+                media.startswith(b"application/") and media.endswith(b"+json")
             )
     return False
 
 
 def _not_utf8(head: bytes) -> bool:
     return head.startswith((b"\xef\xbb\xbf", b"\xfe\xff", b"\xff\xfe")) or b"\x00" in head
+
+
+# A UTF-16 surrogate encoded as if it were a character: not UTF-8, yet ``json.loads`` reads it
+# (it decodes with "surrogatepass") and hands the route a string no encoder can write back.
+_ENCODED_SURROGATE = re.compile(rb"\xed[\xa0-\xbf]")
 
 
 class BodyProblems:
@@ -117,17 +128,21 @@ def _plain_413(message: Message) -> bool:
 
 def _checked(receive: Receive) -> Receive:
     head = b""
-    checking = True
+    last = b""  # the previous chunk's last byte: a surrogate may straddle two chunks
 
     async def checked() -> Message:
-        nonlocal head, checking
+        nonlocal head, last
         message = await receive()
-        if checking and message["type"] == "http.request":
-            head += message.get("body", b"")[: _SNIFF - len(head)]
-            if len(head) >= _SNIFF or not message.get("more_body", False):
-                checking = False
-                if _not_utf8(head):
-                    raise NotUtf8JsonError
+        if message["type"] != "http.request":
+            return message
+        body: bytes = message.get("body", b"")
+        if len(head) < _SNIFF:
+            head += body[: _SNIFF - len(head)]
+            if (len(head) >= _SNIFF or not message.get("more_body")) and _not_utf8(head):
+                raise NotUtf8JsonError(NOT_UTF8)
+        if _ENCODED_SURROGATE.search(last + body):
+            raise NotUtf8JsonError(SURROGATE)
+        last = body[-1:] or last
         return message
 
     return checked

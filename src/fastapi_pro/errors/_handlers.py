@@ -51,7 +51,7 @@ _FASTAPI_BODY_ERROR = "There was an error parsing the body"
 def _undecodable_body(exc: HTTPException) -> str | None:
     """Why a JSON body could not be decoded, when ``exc`` says it could not; else ``None``."""
     if isinstance(exc, NotUtf8JsonError):
-        return "The request body is not valid JSON: it must be UTF-8, without a byte order mark."
+        return f"The request body is not valid JSON: {exc.reason}"
     if exc.status_code != 400 or exc.detail != _FASTAPI_BODY_ERROR:  # noqa: PLR2004
         return None
     cause = exc.__cause__
