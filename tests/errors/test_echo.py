@@ -82,6 +82,10 @@ def make_app() -> FastAPI:
     async def notes(note: Note) -> Note:
         return note
 
+    @app.post("/counts")
+    async def counts(values: dict[str, int]) -> int:
+        return len(values)
+
     @app.post("/numbers")
     async def numbers(values: list[int]) -> int:
         return len(values)
@@ -173,3 +177,13 @@ async def test_a_422_lists_at_most_50_errors(client_for: ClientFactory) -> None:
         "The request failed validation (10000 errors; the first 50 are listed)."
     )
     assert len(response.content) < 10_000
+
+
+async def test_a_long_key_in_a_pointer_is_cut(client_for: ClientFactory) -> None:
+    async with client_for(make_app()) as client:
+        response = await client.post("/counts", json={"k/" + HUGE: "not a number"})
+
+    problem = assert_problem(response, 422, code="validation_failed")
+    assert_small(response)
+    [error] = problem["errors"]
+    assert error["pointer"] == "#/body/k~1" + "x" * 98 + "…"

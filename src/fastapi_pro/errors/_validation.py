@@ -21,8 +21,13 @@ _SENSITIVE = re.compile(
 
 
 def json_pointer(loc: Sequence[str | int]) -> str:
-    """Render an error location as a JSON Pointer URI fragment, e.g. ``#/body/items/0``."""
-    parts = (str(part).replace("~", "~0").replace("/", "~1") for part in loc)
+    """Render an error location as a JSON Pointer URI fragment, e.g. ``#/body/items/0``.
+
+    A segment longer than 100 characters (a key the client chose) is cut, ending with ``…``.
+    """
+    parts = (
+        truncate(str(part), MAX_INPUT_CHARS).replace("~", "~0").replace("/", "~1") for part in loc
+    )
     return "#/" + "/".join(parts)
 
 
