@@ -121,11 +121,9 @@ class _Renderer:
 
     async def http_exception(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)  # noqa: S101 - registered for HTTPException only
-        undecodable = _undecodable_body(exc)
-        if undecodable is not None:
-            return self._malformed(request, undecodable)
-        if isinstance(exc, BODY_TOO_LARGE):
-            return await self.too_large(request)
+        body_fault = await self._body_fault(request, exc)
+        if body_fault is not None:
+            return body_fault
         status = exc.status_code
         if status in _NO_BODY or status < 200:  # noqa: PLR2004 - informational statuses
             return Response(status_code=status, headers=exc.headers)
@@ -142,6 +140,15 @@ class _Renderer:
         return self.problem(
             request, status, code, title, detail=detail, extensions=extensions, headers=exc.headers
         )
+
+    async def _body_fault(self, request: Request, exc: HTTPException) -> Response | None:
+        """The problem of a body that could not be read (413, ``malformed_body``), if it is one."""
+        undecodable = _undecodable_body(exc)
+        if undecodable is not None:
+            return self._malformed(request, undecodable)
+        if isinstance(exc, BODY_TOO_LARGE):
+            return await self.too_large(request)
+        return None
 
     async def request_validation(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for it only
