@@ -120,6 +120,7 @@ PUBLIC = {
         "document_declared_problems",
         "install_error_handlers",
         "problem_responses",
+        "quote_input",
         "rewrite_openapi",
     ],
     "fastapi_pro.health": [

@@ -13,7 +13,7 @@ from fastapi_pro.db import (
     SessionDep,
     UniqueViolationError,
 )
-from fastapi_pro.errors import ConflictError, install_error_handlers
+from fastapi_pro.errors import ConflictError, install_error_handlers, quote_input
 
 
 class Account(BigIntPrimaryKey, Base):
@@ -32,7 +32,7 @@ class Accounts(Repository[Account]):
         try:
             return await self.add(Account(email=email))  # INSERT now, not at commit
         except UniqueViolationError as error:  # by SQLSTATE, on PostgreSQL and SQLite alike
-            raise EmailTakenError(f"{email} is registered already.") from error
+            raise EmailTakenError(f"{quote_input(email)} is registered already.") from error
 
 
 router = APIRouter()

@@ -127,6 +127,8 @@ def setup(
 
     Each block can be turned off with its switch; passing an instance (``database=db``,
     ``auth=my_auth``, ...) uses that instance instead of building one from the settings.
+    Request bodies are limited to ``settings.max_body_size`` bytes (a 413 problem beyond)
+    unless the app was given a ``max_body_size`` of its own; routers and routes may set theirs.
 
     Args:
         app: A plain `FastAPI` app that has not served a request yet.
@@ -211,6 +213,8 @@ def setup(
             "signs: there is no login here. Drop token_url (Swagger UI takes a pasted token)."
         )
         raise ValueError(msg)
+    if app.max_body_size is None:  # the app's own limit, when it has one, stays
+        app.max_body_size = settings.max_body_size
     if errors:
         install_error_handlers(
             app,

@@ -18,6 +18,9 @@ from fastapi_pro.security_headers import API_CONTENT_SECURITY_POLICY, DOCS_CONTE
 MIN_HMAC_KEY_BYTES = 32
 """HMAC signing keys shorter than this are refused (RFC 7518 §3.2 for HS256)."""
 
+DEFAULT_MAX_BODY_SIZE = 1_048_576
+"""1 MiB: the request body limit `setup` applies unless the app or a route sets its own."""
+
 JWTAlgorithm = Literal["HS256", "HS384", "HS512", "RS256", "ES256", "EdDSA"]
 """The JSON Web Signature algorithms fastapi-pro signs and verifies with."""
 
@@ -283,6 +286,14 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = Field(
         "development",
         description="In `production`, `setup` refuses to start without a signing key.",
+    )
+    max_body_size: int | None = Field(
+        DEFAULT_MAX_BODY_SIZE,
+        ge=0,
+        description=(
+            "The largest request body accepted, in bytes (`null`: no limit); a larger one is "
+            "a 413 problem. The app's, a router's or a route's own `max_body_size` wins."
+        ),
     )
     database: DatabaseSettings = Field(
         default_factory=DatabaseSettings, description="The data layer (`Database`)."

@@ -128,13 +128,13 @@ def test_a_field_named_again_keeps_its_first_direction() -> None:
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        (["colour"], "Cannot sort by 'colour'."),
-        (["a,b,c,d,e,f"], "Cannot sort by 'a'"),
-        ([""], "Cannot sort by ''."),
-        (["name,"], "Cannot sort by ''."),
-        ([" name"], "Cannot sort by ' name'."),
-        (["--name"], "Cannot sort by '-name'."),
-        (["+name"], "Cannot sort by '+name'."),
+        (["colour"], 'Cannot sort by "colour".'),
+        (["a,b,c,d,e,f"], 'Cannot sort by "a"'),
+        ([""], 'Cannot sort by "".'),
+        (["name,"], 'Cannot sort by "".'),
+        ([" name"], 'Cannot sort by " name".'),
+        (["--name"], 'Cannot sort by "-name".'),
+        (["+name"], 'Cannot sort by "+name".'),
     ],
 )
 def test_bad_sort_fields_are_a_400_listing_the_allowed_ones(

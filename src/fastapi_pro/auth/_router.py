@@ -14,7 +14,7 @@ from fastapi_pro.auth._auth import Auth, TokenPair
 from fastapi_pro.auth._dependencies import CurrentPrincipal
 from fastapi_pro.auth._errors import InvalidTokenError
 from fastapi_pro.auth._principal import Principal
-from fastapi_pro.errors import BadRequestError, problem_responses
+from fastapi_pro.errors import BadRequestError, problem_responses, quote_input
 
 Authenticate = Callable[[str, str], Awaitable[Principal | None]]
 """``async (username, password) -> Principal | None``: the app checks credentials."""
@@ -145,7 +145,9 @@ def password_flow_router(authenticate: Authenticate, *, prefix: str = "/auth") -
                 refresh_token=pair.refresh_token,
             )
         if grant != "password":
-            raise OAuthError("unsupported_grant_type", f"grant_type {grant!r} is not supported.")
+            raise OAuthError(
+                "unsupported_grant_type", f"grant_type {quote_input(grant)} is not supported."
+            )
         username, password = form.get("username"), form.get("password")
         if not username or not password:
             raise OAuthError("invalid_request", "username and password are required.")

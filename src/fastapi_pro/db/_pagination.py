@@ -15,7 +15,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fastapi_pro.db._soft_delete import INCLUDE_DELETED
-from fastapi_pro.errors import BadRequestError, declare_problems
+from fastapi_pro.errors import BadRequestError, declare_problems, quote_input
 
 T = TypeVar("T")
 
@@ -113,7 +113,7 @@ def parse_sort(
         for token in value.split(","):
             name = token.removeprefix("-")
             if name not in allowed:
-                raise _sort_error(f"Cannot sort by {name!r}.", allowed)
+                raise _sort_error(f"Cannot sort by {quote_input(name)}.", allowed)
             fields.setdefault(name, SortField(name, token.startswith("-")))
     if max_fields is not None and len(fields) > max_fields:
         raise _sort_error(f"At most {max_fields} sort fields are allowed.", allowed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar, get_args, get_origin
+from uuid import UUID
 
 from sqlalchemy import ColumnElement, Select, func, inspect, select
 from sqlalchemy.exc import DBAPIError
@@ -26,7 +27,7 @@ from fastapi_pro.db._pagination import (
 )
 from fastapi_pro.db._session import SessionDep
 from fastapi_pro.db._soft_delete import INCLUDE_DELETED
-from fastapi_pro.errors import NotFoundError, declare_problems
+from fastapi_pro.errors import NotFoundError, declare_problems, quote_input
 
 ModelT = TypeVar("ModelT")
 
@@ -250,7 +251,12 @@ class ReadRepository(Generic[ModelT]):
             raise_translated(error)
 
     def _not_found(self, id: Any) -> NotFoundError:
-        name = self.model.__name__
+        name, shown = self.model.__name__, shown_id(id)
         return NotFoundError(
-            f"{name} {id} does not exist.", extensions={"resource": name, "id": str(id)}
+            f"{name} {shown} does not exist.", extensions={"resource": name, "id": shown}
         )
+
+
+def shown_id(id: Any) -> str:
+    """An id for an error message: numbers and UUIDs as they are, anything else bounded."""
+    return str(id) if isinstance(id, int | UUID) else quote_input(id)

@@ -15,7 +15,7 @@ from fastapi_pro.db._errors import (
     UniqueViolationError,
 )
 from fastapi_pro.db._models import utcnow
-from fastapi_pro.db._reads import ModelT, ReadRepository
+from fastapi_pro.db._reads import ModelT, ReadRepository, shown_id
 from fastapi_pro.errors import NotFoundError, declare_problems
 
 _STALE = "{name} {id} was changed by someone else (version {expected} expected); reload it."
@@ -237,8 +237,8 @@ class Repository(ReadRepository[ModelT]):
         raise NotImplementedError(msg)
 
     def _stale(self, id: Any, expected: int) -> StaleVersionError:
-        name = self.model.__name__
+        name, shown = self.model.__name__, shown_id(id)
         return StaleVersionError(
-            _STALE.format(name=name, id=id, expected=expected),
-            extensions={"resource": name, "id": str(id), "expected_version": expected},
+            _STALE.format(name=name, id=shown, expected=expected),
+            extensions={"resource": name, "id": shown, "expected_version": expected},
         )

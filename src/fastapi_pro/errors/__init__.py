@@ -15,6 +15,7 @@ async def get_order(order_id: int) -> dict[str, int]:
 """
 
 from fastapi_pro.errors._declared import declare_problems
+from fastapi_pro.errors._echo import quote_input
 from fastapi_pro.errors._exceptions import (
     AppError,
     AuthenticationError,
@@ -61,5 +62,6 @@ __all__ = [
     "document_declared_problems",
     "install_error_handlers",
     "problem_responses",
+    "quote_input",
     "rewrite_openapi",
 ]

@@ -24,7 +24,15 @@ from starlette.status import WS_1008_POLICY_VIOLATION
 from starlette.websockets import WebSocket
 
 from fastapi_pro._request_id import DEFAULT_REQUEST_ID_HEADER, resolve_request_id
+from fastapi_pro._stack import wrap_stack
 from fastapi_pro.errors._allow import with_allow
+from fastapi_pro.errors._body import (
+    BODY_TOO_LARGE,
+    MALFORMED_BODY_CODE,
+    BodyProblems,
+    NotUtf8JsonError,
+    too_large_detail,
+)
 from fastapi_pro.errors._exceptions import AppError
 from fastapi_pro.errors._openapi import install_problem_openapi
 from fastapi_pro.errors._problem import ProblemResponse, problem_body, status_code_and_title
@@ -35,6 +43,26 @@ logger = logging.getLogger("fastapi_pro.errors")
 _INSTALLED = "fastapi_pro_error_handlers"
 _LOGGED = "_fastapi_pro_logged"
 _NO_BODY = frozenset({204, 205, 304})
+MAX_LISTED_ERRORS = 50
+"""A 422 lists this many errors at most: a long invalid list must not make a longer answer."""
+# FastAPI turns any other failure to decode a JSON body into a 400 with this text.
+_FASTAPI_BODY_ERROR = "There was an error parsing the body"
+
+
+def _undecodable_body(exc: HTTPException) -> str | None:
+    """Why a JSON body could not be decoded, when ``exc`` says it could not; else ``None``."""
+    if isinstance(exc, NotUtf8JsonError):
+        return f"The request body is not valid JSON: {exc.reason}"
+    if exc.status_code != 400 or exc.detail != _FASTAPI_BODY_ERROR:  # noqa: PLR2004
+        return None
+    cause = exc.__cause__
+    if isinstance(cause, UnicodeDecodeError):
+        return f"The request body is not valid JSON: invalid UTF-8 at byte {cause.start}."
+    if isinstance(cause, RecursionError):
+        return "The request body is not valid JSON: it is nested too deeply to decode."
+    if isinstance(cause, ValueError):  # e.g. an integer longer than Python converts
+        return "The request body is not valid JSON."
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +122,9 @@ class _Renderer:
 
     async def http_exception(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)  # noqa: S101 - registered for HTTPException only
+        body_fault = await self._body_fault(request, exc)
+        if body_fault is not None:
+            return body_fault
         status = exc.status_code
         if status in _NO_BODY or status < 200:  # noqa: PLR2004 - informational statuses
             return Response(status_code=status, headers=exc.headers)
@@ -112,21 +143,31 @@ class _Renderer:
             request, status, code, title, detail=detail, extensions=extensions, headers=headers
         )
 
+    async def _body_fault(self, request: Request, exc: HTTPException) -> Response | None:
+        """The problem of a body that could not be read (413, ``malformed_body``), if it is one."""
+        undecodable = _undecodable_body(exc)
+        if undecodable is not None:
+            return self._malformed(request, undecodable)
+        if isinstance(exc, BODY_TOO_LARGE):
+            return await self.too_large(request)
+        return None
+
     async def request_validation(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for it only
         errors = exc.errors()
         if len(errors) == 1 and errors[0].get("type") == "json_invalid":
             return self._malformed_json(request, errors[0])
-        items = error_items(errors, include_input=self.include_input)
-        if self.include_input:
-            items = jsonable_encoder(items)
-        count = len(items)
+        items = error_items(errors[:MAX_LISTED_ERRORS], include_input=self.include_input)
+        count = len(errors)
+        detail = f"The request failed validation ({count} error{'s' if count != 1 else ''})."
+        if count > MAX_LISTED_ERRORS:
+            detail = detail[:-2] + f"; the first {MAX_LISTED_ERRORS} are listed)."
         return self.problem(
             request,
             422,
             "validation_failed",
             "Unprocessable Entity",
-            detail=f"The request failed validation ({count} error{'s' if count != 1 else ''}).",
+            detail=detail,
             extensions={"errors": items},
         )
 
@@ -135,15 +176,24 @@ class _Renderer:
         position = loc[1] if len(loc) > 1 else 0
         reason = str(error.get("ctx", {}).get("error", "invalid JSON"))
         detail = f"The request body is not valid JSON: {reason} at character {position}."
+        return self._malformed(request, detail)
+
+    def _malformed(self, request: Request, detail: str) -> Response:
+        """One shape for every JSON body that cannot be decoded."""
         item = {"pointer": "#/body", "detail": detail, "type": "json_invalid"}
         return self.problem(
             request,
             400,
-            "malformed_body",
+            MALFORMED_BODY_CODE,
             "Bad Request",
             detail=detail,
             extensions={"errors": [item]},
         )
+
+    async def too_large(self, request: Request) -> Response:
+        """The 413 of a body over the ``max_body_size`` that applies to its route."""
+        code, title = status_code_and_title(413)
+        return self.problem(request, 413, code, title, detail=too_large_detail(request.scope))
 
     async def response_validation(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ResponseValidationError)  # noqa: S101 - registered for it only
@@ -214,8 +264,10 @@ def install_error_handlers(
     """Render every error of ``app`` as an RFC 9457 ``application/problem+json`` response.
 
     Covers `AppError`, Starlette/FastAPI `HTTPException` (unknown routes, 405 with ``Allow``),
-    request validation (422 with JSON Pointers; malformed JSON is a 400), response validation
-    and any unhandled exception (a 500 without exception text, logged once with its request id).
+    request validation (422 with JSON Pointers), JSON bodies that cannot be decoded (400
+    ``malformed_body``: bad syntax, not UTF-8, a byte order mark, nested too deeply), bodies
+    over FastAPI's ``max_body_size`` (413 ``content_too_large``), response validation and any
+    unhandled exception (a 500 without exception text, logged once with its request id).
 
     Args:
         app: The application to install the handlers on.
@@ -240,5 +292,6 @@ def install_error_handlers(
     app.add_exception_handler(WebSocketRequestValidationError, renderer.websocket_validation)
     app.add_exception_handler(Exception, renderer.unhandled)
     _install_log_filter()
+    wrap_stack(app, lambda inner: BodyProblems(inner, renderer.too_large))
     if openapi:
         install_problem_openapi(app)

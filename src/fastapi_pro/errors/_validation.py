@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+from fastapi.encoders import jsonable_encoder
+
+from fastapi_pro.errors._echo import MAX_INPUT_CHARS, MAX_MESSAGE_CHARS, truncate
 
 REDACTED = "[redacted]"
 
@@ -16,8 +21,13 @@ _SENSITIVE = re.compile(
 
 
 def json_pointer(loc: Sequence[str | int]) -> str:
-    """Render an error location as a JSON Pointer URI fragment, e.g. ``#/body/items/0``."""
-    parts = (str(part).replace("~", "~0").replace("/", "~1") for part in loc)
+    """Render an error location as a JSON Pointer URI fragment, e.g. ``#/body/items/0``.
+
+    A segment longer than 100 characters (a key the client chose) is cut, ending with ``…``.
+    """
+    parts = (
+        truncate(str(part), MAX_INPUT_CHARS).replace("~", "~0").replace("/", "~1") for part in loc
+    )
     return "#/" + "/".join(parts)
 
 
@@ -33,6 +43,13 @@ def redact(value: Any) -> Any:
     return value
 
 
+def bounded_input(value: Any) -> Any:
+    """Return a submitted value as JSON data, or the start of its JSON text when it is long."""
+    data = jsonable_encoder(value)
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return data if len(text) <= MAX_INPUT_CHARS else truncate(text, MAX_INPUT_CHARS)
+
+
 def _is_sensitive_loc(loc: Sequence[str | int]) -> bool:
     return any(isinstance(part, str) and _SENSITIVE.search(part) for part in loc)
 
@@ -44,17 +61,19 @@ def error_items(
 
     Args:
         errors: The ``errors()`` of a validation exception.
-        include_input: Add the submitted value as ``input``, with sensitive fields redacted.
+        include_input: Add the submitted value as ``input``, with sensitive fields redacted;
+            a value longer than 100 characters as JSON is cut to the start of its JSON text.
     """
     items = []
     for error in errors:
         loc = error.get("loc", ())
         item: dict[str, Any] = {
             "pointer": json_pointer(loc),
-            "detail": str(error.get("msg", "Invalid value.")),
+            "detail": truncate(str(error.get("msg", "Invalid value.")), MAX_MESSAGE_CHARS),
             "type": str(error.get("type", "value_error")),
         }
         if include_input and "input" in error:
-            item["input"] = REDACTED if _is_sensitive_loc(loc) else redact(error["input"])
+            value = REDACTED if _is_sensitive_loc(loc) else redact(error["input"])
+            item["input"] = bounded_input(value)
         items.append(item)
     return items
