@@ -3,7 +3,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import socket
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -25,6 +24,7 @@ from fastapi_pro import Settings, setup
 from fastapi_pro.auth import CurrentPrincipal, KeyConfigError, Principal, _jwks
 from fastapi_pro.auth._jwks import MAX_DOCUMENT_BYTES, JWKSError, JWKSKeySource
 from fastapi_pro.auth._keys import Key
+from tests.servers import free_port
 
 JWKS_PATH = "/jwks"
 DISCOVERY_PATH = "/.well-known/openid-configuration"
@@ -77,13 +77,6 @@ def provider_app(provider: Provider) -> Starlette:
         return JSONResponse({"issuer": provider.issuer, "jwks_uri": provider.jwks_uri})
 
     return Starlette(routes=[Route(JWKS_PATH, jwks), Route(DISCOVERY_PATH, discovery)])
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture

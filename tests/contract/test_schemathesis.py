@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.contract.servers import Server, bearer_token, serve
+from tests.servers import Server, bearer_token, serve
 
 pytestmark = pytest.mark.contract
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -17,6 +16,7 @@ from starlette.types import Message, Receive, Scope, Send
 from fastapi_pro.db import Database, SessionDep
 from fastapi_pro.errors import install_error_handlers
 from tests.db.models import Product, ProductRepository
+from tests.servers import free_port
 
 ProductRepo = Annotated[ProductRepository, Depends()]
 
@@ -184,13 +184,6 @@ async def test_a_cancelled_request_returns_its_connection(db: Database) -> None:
             break
         await asyncio.sleep(0.01)
     assert await checked_out(db) == 0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.mark.postgres

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 
 import httpx
 import pytest
@@ -11,6 +10,7 @@ from fastapi import FastAPI
 
 from fastapi_pro.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
 from tests.conftest import ClientFactory
+from tests.servers import free_port
 
 SECRET = "postgresql://admin:hunter2@10.0.0.7/prod"
 
@@ -117,13 +117,6 @@ async def test_custom_request_id_header_is_used(client_for: ClientFactory) -> No
 
     assert response.headers["x-correlation-id"] == "abc"
     assert "x-request-id" not in response.headers
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def test_under_uvicorn_the_traceback_is_logged_once(

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import threading
 from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any, Literal, Self
+
+from tests.servers import free_port
 
 Mode = Literal["forward", "refuse", "blackhole"]
 _CHUNK = 65536
@@ -31,7 +32,7 @@ class FaultProxy:
     def __init__(self, host: str, upstream_port: int) -> None:
         self.host, self.upstream_port = host, upstream_port
         self.mode: Mode = "forward"
-        self.port = _free_port()
+        self.port = free_port()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
@@ -119,10 +120,3 @@ class FaultProxy:
                 writer.write(data)
                 await writer.drain()
         writer.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port

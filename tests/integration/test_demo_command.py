@@ -12,7 +12,6 @@ import hashlib
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -28,16 +27,11 @@ import httpx
 import pytest
 
 from fastapi_pro.cli import main as fastapi_pro
+from tests.servers import free_port
 
 REPO = Path(__file__).parents[2]
 START_SECONDS = 120  # uv may first bring the checkout's environment up to date
 STOP_SECONDS = 20
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def demo_command(port: int) -> list[str]:

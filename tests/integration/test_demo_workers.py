@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -27,17 +26,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from examples.orders.seed import main as seed
 from fastapi_pro import Settings
+from tests.servers import free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 ROOT = Path(__file__).parents[2]
 REQUESTS = "http_server_request_duration_seconds_count"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def served_by_worker(directory: Path) -> dict[str, float]:

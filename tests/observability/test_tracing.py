@@ -8,6 +8,7 @@ from sqlalchemy import text
 from fastapi_pro.db import Database
 from fastapi_pro.observability import configure_tracing, instrument_database
 from tests.observability.conftest import Spans
+from tests.servers import free_port
 
 
 def test_configure_tracing_sets_resource_and_sampler() -> None:
@@ -56,15 +57,6 @@ async def test_sql_statements_become_child_spans_without_parameters(
     assert queries[0].attributes is not None
     assert queries[0].attributes["db.system.name"] == "sqlite"
     assert any(s.status.status_code.name == "ERROR" for s in queries)
-
-
-def free_port() -> int:
-    import socket  # noqa: PLC0415 - only this test binds a port
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def test_otlp_exporter_sends_spans_to_a_collector_over_http() -> None:

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from examples.orders.seed import DEMO_USERS, seed
 from fastapi_pro.auth import PasswordHasher
 from fastapi_pro.db import Database
 from tests.examples.orders.helpers import FAST_ARGON2
+from tests.servers import free_port
 
 REPO = Path(__file__).parents[3]
 
@@ -117,13 +117,6 @@ async def test_seeding_twice_adds_the_demo_data_once_and_its_accounts_log_in(
     assert (users, products) == (2, 4)
     assert alice_login.status_code == 200
     assert created.status_code == 201
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture

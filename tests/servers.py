@@ -1,4 +1,4 @@
-"""Serve an app under a real uvicorn on a free loopback port, for tests that work from outside."""
+"""Free loopback ports, and an app served under a real uvicorn, for tests that work from outside."""
 
 from __future__ import annotations
 
