@@ -175,3 +175,68 @@ async def test_every_redis_path_answers_a_prompt_503_and_recovers_without_restar
     assert FAILURE_KIND[fault] in failures[0]
     assert store_lines(caplog, logging.INFO) == ["The Redis token store answers again."]
     assert not [record for record in caplog.records if record.name == "fastapi_pro.errors"]
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+async def test_routes_that_only_verify_access_tokens_keep_working_while_redis_is_away(
+    fault: str, redis_target: tuple[FaultProxy, str, str]
+) -> None:
+    proxy, url, prefix = redis_target
+    app = make_app(url, prefix, check_denylist=False)
+    async with serve(app) as client:
+        tokens = (await login(client, "ada")).json()
+        break_redis(proxy, fault)
+        bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+        me, elapsed = await timed(client, lambda c: c.get("/me", headers=bearer))
+        refused, _ = await timed(client, lambda c: login(c, "ada"))
+
+    assert (me.status_code, me.json()) == (200, {"subject": "ada"})
+    assert elapsed < TIMEOUT  # no store lookup, so no wait for Redis
+    assert refused.status_code == 503
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+async def test_readiness_fails_promptly_and_passes_again_once_redis_returns(
+    fault: str, redis_target: tuple[FaultProxy, str, str]
+) -> None:
+    proxy, url, prefix = redis_target
+    app = make_app(url, prefix, check_denylist=False)
+    async with serve(app) as client:
+        assert (await client.get("/health/ready")).status_code == 200
+        break_redis(proxy, fault)
+        failing, elapsed = await timed(client, lambda c: c.get("/health/ready"))
+        live = await client.get("/health/live")
+        proxy.restore()
+        restored = time.perf_counter()
+        passing = await client.get("/health/ready")
+        recovered_in = time.perf_counter() - restored
+
+    check = failing.json()["checks"]["redis:responseTime"][0]
+    assert (failing.status_code, check["status"]) == (503, "fail")
+    assert check["output"] == ("unavailable" if fault == "refuse" else "timeout")
+    assert failing.headers["content-type"].startswith("application/health+json")
+    assert elapsed <= TIMEOUT + 0.5
+    assert live.status_code == 200
+    assert passing.status_code == 200
+    assert recovered_in <= RECOVERY
+
+
+async def test_a_lasting_failure_is_logged_again_after_the_interval_with_its_count(
+    redis_target: tuple[FaultProxy, str, str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    proxy, url, prefix = redis_target
+    monkeypatch.setattr("fastapi_pro.auth._redis_store.LOG_INTERVAL", 0.3)
+    app = make_app(url, prefix, check_denylist=False)
+    caplog.set_level(logging.WARNING, logger="fastapi_pro.auth")
+    async with serve(app) as client:
+        proxy.refuse()
+        statuses = [(await login(client, "ada")).status_code for _ in range(3)]
+        await asyncio.sleep(0.35)
+        statuses.append((await login(client, "ada")).status_code)
+
+    assert statuses == [503] * 4
+    lines = store_lines(caplog, logging.WARNING)
+    assert len(lines) == 2, lines
+    assert "2 more failures of this kind since the last line" in lines[1]
