@@ -240,3 +240,13 @@ async def test_a_lasting_failure_is_logged_again_after_the_interval_with_its_cou
     lines = store_lines(caplog, logging.WARNING)
     assert len(lines) == 2, lines
     assert "2 more failures of this kind since the last line" in lines[1]
+
+
+def test_the_password_flow_routes_document_the_503() -> None:
+    app = make_app("redis://127.0.0.1:6379/0", "unused:", check_denylist=True)
+    paths = app.openapi()["paths"]
+
+    for path in ("/auth/token", "/auth/logout", "/auth/logout-all"):
+        unavailable = paths[path]["post"]["responses"]["503"]
+        examples = unavailable["content"]["application/problem+json"]["examples"]
+        assert "token_store_unavailable" in examples, path
