@@ -21,9 +21,17 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from fastapi_pro import Settings, setup
-from fastapi_pro.auth import CurrentPrincipal, Principal, password_flow_router
+from fastapi_pro.auth import (
+    CurrentPrincipal,
+    Principal,
+    RedisTokenStore,
+    TokenStoreUnavailableError,
+    password_flow_router,
+)
 from tests.faults.proxy import FaultProxy
 
 pytestmark = pytest.mark.redis
@@ -250,3 +258,21 @@ def test_the_password_flow_routes_document_the_503() -> None:
         unavailable = paths[path]["post"]["responses"]["503"]
         examples = unavailable["content"]["application/problem+json"]["examples"]
         assert "token_store_unavailable" in examples, path
+
+
+async def test_a_store_of_your_own_sends_its_retry_after_and_keeps_the_redis_error(
+    redis_target: tuple[FaultProxy, str, str],
+) -> None:
+    proxy, url, prefix = redis_target
+    client = Redis.from_url(url, retry=Retry(NoBackoff(), 0))
+    store = RedisTokenStore(client, prefix=prefix, retry_after=5)
+    proxy.refuse()
+    try:
+        with pytest.raises(TokenStoreUnavailableError) as raised:
+            await store.is_denied("some-jti")
+    finally:
+        await client.aclose()
+
+    assert raised.value.status == 503
+    assert raised.value.headers["Retry-After"] == "5"
+    assert type(raised.value.__cause__).__name__ == "ConnectionError"
