@@ -47,6 +47,7 @@ PUBLIC = {
         "TokenPair",
         "TokenResponse",
         "TokenStore",
+        "TokenStoreUnavailableError",
         "Tokens",
         "UserLoader",
         "bearer_challenge",

@@ -212,6 +212,30 @@ class RedisSettings(_Section):
     key_prefix: str = Field(
         "fastapi-pro:", description="Prepended to every key written; give each service its own."
     )
+    socket_connect_timeout: float = Field(
+        2.0,
+        gt=0,
+        description=(
+            "Seconds to open a connection to Redis; past it, the request that needed Redis is "
+            "answered 503."
+        ),
+    )
+    socket_timeout: float = Field(
+        2.0,
+        gt=0,
+        description=(
+            "Seconds to wait for Redis to answer a command; past it, the request is answered 503."
+        ),
+    )
+    retries: int = Field(
+        1,
+        ge=0,
+        le=5,
+        description=(
+            "Times a command is sent again, at once, on a new connection after a refused or "
+            "reset one; timeouts are never retried, so they cost one timeout."
+        ),
+    )
 
 
 class SecurityHeadersSettings(_Section):

@@ -35,6 +35,7 @@ from fastapi_pro.auth._errors import (
     InvalidApiKeyError,
     InvalidTokenError,
     MissingCredentialsError,
+    TokenStoreUnavailableError,
     bearer_challenge,
 )
 from fastapi_pro.auth._keys import Key, KeyConfigError, KeyRing, KeySource
@@ -100,6 +101,7 @@ __all__ = [
     "TokenPair",
     "TokenResponse",
     "TokenStore",
+    "TokenStoreUnavailableError",
     "Tokens",
     "UserLoader",
     "bearer_challenge",

@@ -1,10 +1,10 @@
-"""RFC 6750 errors: 401 with a ``Bearer`` challenge, 403 ``insufficient_scope``."""
+"""Auth errors: RFC 6750's 401 and 403, and the 503 of an unreachable token store."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from fastapi_pro.errors import AuthenticationError, PermissionDeniedError
+from fastapi_pro.errors import AuthenticationError, PermissionDeniedError, ServiceUnavailableError
 
 DEFAULT_REALM = "api"
 
@@ -71,3 +71,14 @@ class InsufficientScopeError(PermissionDeniedError):
             extensions={"required": needed},
             headers={"WWW-Authenticate": bearer_challenge(realm, "insufficient_scope", needed)},
         )
+
+
+class TokenStoreUnavailableError(ServiceUnavailableError):
+    """The token store did not answer in time, or refused the connection (503, ``Retry-After``).
+
+    Logins, refreshes, logouts and denylist checks need the store: they fail with this rather
+    than guess, so a revoked token is never let through while the store is away.
+    """
+
+    code = "token_store_unavailable"
+    title = "Token store unavailable"

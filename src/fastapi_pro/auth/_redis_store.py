@@ -13,13 +13,22 @@ Keys, under the store's prefix:
 
 The scripts derive the subject key from the family's hash, so on Redis Cluster give the store
 a prefix with a hash tag (``"fastapi-pro:{auth}:"``) to keep every key in one slot.
+
+A refused, reset or timed-out connection (or a read-only or full server) becomes
+`TokenStoreUnavailableError`, a 503 with ``Retry-After``; the client's own socket timeouts
+bound how long that takes. Each kind of failure is logged once, then at most once a minute
+while it lasts, and once more when Redis answers again.
 """
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Awaitable
 from datetime import datetime
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, TypeVar
 
+from fastapi_pro.auth._errors import TokenStoreUnavailableError
 from fastapi_pro.auth._store import RotationResult
 
 if TYPE_CHECKING:
@@ -108,17 +117,64 @@ return revoked
 
 _RESULTS: Final[tuple[RotationResult, ...]] = ("rotated", "reused", "revoked")
 
+LOG_INTERVAL = 60.0
+"""Seconds between two log lines about the same kind of Redis failure."""
+
+logger = logging.getLogger("fastapi_pro.auth")
+
+T = TypeVar("T")
+
 
 def _milliseconds(moment: datetime) -> int:
     # Redis refuses expiry times that are not positive; any past time expires the key at once.
     return max(1, int(moment.timestamp() * 1000))
 
 
-def _require_redis() -> None:
+def _faults() -> tuple[type[BaseException], ...]:
+    """The errors that mean Redis is away, not that the store was misused."""
     try:
         import redis.asyncio  # noqa: F401, PLC0415 - the redis extra is optional
+        from redis import exceptions  # noqa: PLC0415
     except ImportError as error:
         raise ImportError(_INSTALL) from error
+    return (
+        exceptions.ConnectionError,  # refused, reset, still loading, wrong password
+        exceptions.TimeoutError,
+        exceptions.ReadOnlyError,  # a replica, during a failover
+        exceptions.OutOfMemoryError,
+        OSError,
+        TimeoutError,
+    )
+
+
+class _OutageLog:
+    """Logs a kind of failure once, then at most every `LOG_INTERVAL` seconds, and recovery."""
+
+    def __init__(self) -> None:
+        self._logged_at: dict[str, float] = {}
+        self._repeats: dict[str, int] = {}
+
+    def failed(self, error: BaseException) -> None:
+        kind, now = type(error).__name__, time.monotonic()
+        logged_at = self._logged_at.get(kind)
+        if logged_at is not None and now - logged_at < LOG_INTERVAL:
+            self._repeats[kind] = self._repeats.get(kind, 0) + 1
+            return
+        self._logged_at[kind] = now
+        repeats = self._repeats.pop(kind, 0)
+        logger.warning(
+            "The Redis token store is unavailable (%s: %s); requests that need it are "
+            "answered 503 token_store_unavailable.%s",
+            kind,
+            str(error)[:200],
+            f" {repeats} more failures of this kind since the last line." if repeats else "",
+        )
+
+    def succeeded(self) -> None:
+        if self._logged_at:
+            self._logged_at.clear()
+            self._repeats.clear()
+            logger.info("The Redis token store answers again.")
 
 
 class RedisTokenStore:
@@ -132,17 +188,24 @@ class RedisTokenStore:
         ```
 
     Args:
-        client: The redis-py asyncio client; the store never closes it.
+        client: The redis-py asyncio client; the store never closes it. Its
+            ``socket_connect_timeout`` and ``socket_timeout`` bound every operation: give it
+            short ones (`setup` uses the ``redis`` settings' two seconds).
         prefix: Prepended to every key the store writes.
+        retry_after: Seconds sent as ``Retry-After`` when Redis cannot be reached.
 
     Raises:
         ImportError: If redis (the ``redis`` extra) is not installed.
     """
 
-    def __init__(self, client: Redis, *, prefix: str = "fastapi-pro:auth:") -> None:
-        _require_redis()
+    def __init__(
+        self, client: Redis, *, prefix: str = "fastapi-pro:auth:", retry_after: float = 1
+    ) -> None:
+        self._faults = _faults()
+        self._outage = _OutageLog()
         self.client = client
         self.prefix = prefix
+        self.retry_after = retry_after
         self._start: AsyncScript = client.register_script(_START)
         self._rotate: AsyncScript = client.register_script(_ROTATE)
         self._revoke_family: AsyncScript = client.register_script(_REVOKE_FAMILY)
@@ -150,6 +213,17 @@ class RedisTokenStore:
 
     def __repr__(self) -> str:
         return f"RedisTokenStore(prefix={self.prefix!r})"
+
+    async def _call(self, command: Awaitable[T]) -> T:
+        """Await one Redis command, translating a fault into `TokenStoreUnavailableError`."""
+        try:
+            result = await command
+        except self._faults as error:
+            self._outage.failed(error)
+            msg = "The token store cannot be reached; try again shortly."
+            raise TokenStoreUnavailableError(msg, retry_after=self.retry_after) from error
+        self._outage.succeeded()
+        return result
 
     def _family_key(self, family_id: str) -> str:
         return f"{self.prefix}family:{family_id}"
@@ -164,42 +238,49 @@ class RedisTokenStore:
         self, family_id: str, subject: str, token_id: str, expires_at: datetime
     ) -> None:
         """Record a new refresh-token family whose current token is ``token_id``."""
-        await self._start(
-            keys=[self._family_key(family_id), self._subject_key(subject)],
-            args=[family_id, subject, token_id, _milliseconds(expires_at)],
+        await self._call(
+            self._start(
+                keys=[self._family_key(family_id), self._subject_key(subject)],
+                args=[family_id, subject, token_id, _milliseconds(expires_at)],
+            )
         )
 
     async def rotate(
         self, family_id: str, token_id: str, new_token_id: str, expires_at: datetime
     ) -> RotationResult:
         """Replace the family's current token ``token_id`` by ``new_token_id``, atomically."""
-        outcome = await self._rotate(
-            keys=[self._family_key(family_id)],
-            args=[
-                family_id,
-                token_id,
-                new_token_id,
-                _milliseconds(expires_at),
-                self._subject_key(""),
-            ],
+        outcome = await self._call(
+            self._rotate(
+                keys=[self._family_key(family_id)],
+                args=[
+                    family_id,
+                    token_id,
+                    new_token_id,
+                    _milliseconds(expires_at),
+                    self._subject_key(""),
+                ],
+            )
         )
         return _RESULTS[int(outcome)]
 
     async def revoke_family(self, family_id: str) -> None:
         """Revoke one family (logout of one session); it stays refused until it expires."""
-        await self._revoke_family(keys=[self._family_key(family_id)])
+        await self._call(self._revoke_family(keys=[self._family_key(family_id)]))
 
     async def revoke_subject(self, subject: str) -> int:
         """Revoke every live family of ``subject`` (logout everywhere); return how many."""
-        revoked = await self._revoke_subject(
-            keys=[self._subject_key(subject)], args=[self._family_key(""), subject]
+        revoked = await self._call(
+            self._revoke_subject(
+                keys=[self._subject_key(subject)], args=[self._family_key(""), subject]
+            )
         )
         return int(revoked)
 
     async def deny(self, token_id: str, expires_at: datetime) -> None:
         """Put an access token's ``jti`` on the denylist until ``expires_at``."""
-        await self.client.set(self._denied_key(token_id), b"1", pxat=_milliseconds(expires_at))
+        key = self._denied_key(token_id)
+        await self._call(self.client.set(key, b"1", pxat=_milliseconds(expires_at)))
 
     async def is_denied(self, token_id: str) -> bool:
         """Whether an access token's ``jti`` is on the denylist."""
-        return bool(await self.client.exists(self._denied_key(token_id)))
+        return bool(await self._call(self.client.exists(self._denied_key(token_id))))

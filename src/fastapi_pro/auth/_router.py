@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from fastapi_pro.auth._auth import Auth, TokenPair
 from fastapi_pro.auth._dependencies import CurrentPrincipal
-from fastapi_pro.auth._errors import InvalidTokenError
+from fastapi_pro.auth._errors import InvalidTokenError, TokenStoreUnavailableError
 from fastapi_pro.auth._principal import Principal
 from fastapi_pro.errors import BadRequestError, problem_responses, quote_input
 
@@ -129,7 +129,11 @@ def password_flow_router(authenticate: Authenticate, *, prefix: str = "/auth") -
     """
     router = APIRouter(prefix=prefix, tags=["auth"])
 
-    @router.post("/token", openapi_extra=_FORM_SCHEMA, responses=problem_responses(OAuthError))
+    @router.post(
+        "/token",
+        openapi_extra=_FORM_SCHEMA,
+        responses=problem_responses(OAuthError, TokenStoreUnavailableError),
+    )
     async def token(request: Request) -> TokenResponse:
         auth = Auth.of(request)
         form = await _form(request)
@@ -159,11 +163,17 @@ def password_flow_router(authenticate: Authenticate, *, prefix: str = "/auth") -
             principal = replace(principal, scopes=principal.scopes & requested)
         return _response(await auth.login(principal), principal)
 
-    @router.post("/logout", status_code=204, responses=problem_responses(InvalidTokenError))
+    @router.post(
+        "/logout",
+        status_code=204,
+        responses=problem_responses(InvalidTokenError, TokenStoreUnavailableError),
+    )
     async def logout(request: Request, body: RefreshTokenBody) -> None:
         await Auth.of(request).logout(body.refresh_token)
 
-    @router.post("/logout-all", status_code=204)
+    @router.post(
+        "/logout-all", status_code=204, responses=problem_responses(TokenStoreUnavailableError)
+    )
     async def logout_all(request: Request, principal: CurrentPrincipal) -> None:
         auth = Auth.of(request)
         await auth.logout_everywhere(principal.subject)
