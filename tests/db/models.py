@@ -29,7 +29,10 @@ class Category(BigIntPrimaryKey, Model):
     __tablename__ = "categories"
 
     name: Mapped[str] = mapped_column(String(100), unique=True)
-    products: Mapped[list[Product]] = relationship(lazy="raise", viewonly=True)
+    # Module-qualified: other test modules map a "Product" on the same declarative registry.
+    products: Mapped[list[Product]] = relationship(
+        "tests.db.models.Product", lazy="raise", viewonly=True
+    )
 
 
 class Stage(enum.Enum):
