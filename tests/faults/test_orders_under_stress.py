@@ -161,7 +161,7 @@ async def client_loop(
         elif turn % 3 == 1:
             response = await client.get(f"/orders/{order_id}", headers=headers)
         else:
-            response = await client.get("/products", headers=headers, params={"size": 20})
+            response = await client.get("/products", headers=headers, params={"limit": 20})
         statuses[response.status_code] += 1
     return statuses
 
