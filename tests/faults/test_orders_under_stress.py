@@ -193,7 +193,7 @@ async def test_64_clients_on_a_pool_of_10_get_only_2xx_and_leave_nothing_checked
     assert await busiest == POOL_SIZE  # the clients did queue for connections
 
     statuses = sum(results, Counter[int]())
-    assert statuses.total() > LOAD_CLIENTS * 3
+    assert all(result.total() >= 3 for result in results)  # each wrote and read
     assert {status for status in statuses if not 200 <= status < 300} == set()
     assert service.checked_out() == 0
     assert service.pool.size() == POOL_SIZE
