@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -93,6 +94,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, memory: bool) -> Non
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+async def _release(session: AsyncSession) -> None:
+    """Roll back whatever was not committed, then return the connection to the pool.
+
+    ``close()`` alone is not enough: after a COMMIT that failed (a deferred constraint), SQLite
+    keeps the transaction open and SQLAlchemy returns the connection without resetting it, so
+    the next unit of work on that connection would see (and fail on) the half-done one.
+    """
+    session.expunge_all()  # the caller's objects stay as close() leaves them: detached, unexpired
+    try:
+        with contextlib.suppress(*_DATABASE_ERRORS, OSError):  # the pool resets or discards it
+            await session.rollback()
+    finally:
+        await session.close()
 
 
 class Database:
@@ -247,7 +263,7 @@ class Database:
             except (*_DATABASE_ERRORS, OSError) as error:  # OSError: connection lost
                 raise_translated(error)
         finally:
-            await asyncio.shield(session.close())  # rolls back whatever was not committed
+            await asyncio.shield(_release(session))
 
     async def ping(self, timeout: float = 1.0) -> None:  # noqa: ASYNC109 - probes need a bound
         """Run ``SELECT 1`` through the pool.

@@ -189,3 +189,113 @@ async def test_a_payment_racing_a_cancellation_lets_exactly_one_win(
     final = winner.json()["status"]
     assert_problem(loser, 409, code="invalid_transition", current_status=final)
     assert await current_status(fastapi_database, order_id) == OrderStatus(final)
+
+
+# A crowd of racers: more than the pool holds connections, so they cannot all be made to wait
+# at their UPDATE together (as `race` does); they are sent at once and left to collide.
+CROWD = 50
+
+
+async def crowd(
+    client: httpx.AsyncClient, method: str, url: str, headers: Headers, **kwargs: Any
+) -> list[httpx.Response]:
+    """Send ``CROWD`` identical requests at once."""
+    requests = [client.request(method, url, headers=headers, **kwargs) for _ in range(CROWD)]
+    async with asyncio.timeout(60):
+        return list(await asyncio.gather(*requests))
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def staff_headers(
+    fastapi_database: Database, auth_headers: Callable[..., Headers]
+) -> AsyncIterator[Headers]:
+    """A staff member's bearer token; the account is deleted after the test."""
+    async with fastapi_database.session() as session:
+        user = User(email="racing-staff@example.com", password_hash=PASSWORD_HASH, role=Role.STAFF)
+        session.add(user)
+    try:
+        yield auth_headers(str(user.id), roles=[Role.STAFF.value])
+    finally:
+        async with fastapi_database.session() as session:
+            await session.execute(delete(User).where(User.id == user.id))
+
+
+async def test_of_a_crowd_paying_one_order_exactly_one_succeeds(
+    client: httpx.AsyncClient,
+    fastapi_database: Database,
+    pending_order: tuple[int, Headers],
+) -> None:
+    order_id, headers = pending_order
+
+    responses = await crowd(client, "POST", f"/orders/{order_id}/pay", headers)
+
+    paid = [r for r in responses if r.status_code == 200]
+    assert len(paid) == 1
+    assert paid[0].json()["version"] == 2
+    for response in responses:
+        if response is not paid[0]:
+            assert_problem(response, 409, code="invalid_transition", current_status="paid")
+    assert await current_status(fastapi_database, order_id) == OrderStatus.PAID
+
+
+async def test_of_a_crowd_updating_one_version_of_a_product_exactly_one_succeeds(
+    client: httpx.AsyncClient,
+    fastapi_database: Database,
+    pending_order: tuple[int, Headers],
+    staff_headers: Headers,
+) -> None:
+    async with fastapi_database.session() as session:
+        product = await session.scalar(select(Product).where(Product.sku == "RACE-1"))
+    assert product is not None
+    assert product.version == 1
+
+    responses = await crowd(
+        client,
+        "PATCH",
+        f"/products/{product.id}",
+        staff_headers,
+        json={"version": 1, "price_cents": 250},
+    )
+
+    updated = [r for r in responses if r.status_code == 200]
+    assert len(updated) == 1
+    assert updated[0].json()["version"] == 2
+    for response in responses:
+        if response is not updated[0]:
+            assert_problem(response, 409, code="stale_version", expected_version=1)
+    async with fastapi_database.session() as session:
+        stored = await session.get_one(Product, product.id)
+    assert (stored.version, stored.price_cents) == (2, 250)
+
+
+async def test_a_shipment_racing_a_refund_lets_exactly_one_win(
+    *,
+    client: httpx.AsyncClient,
+    fastapi_database: Database,
+    fastapi_database_url: str,
+    pending_order: tuple[int, Headers],
+    staff_headers: Headers,
+    order_updates: OrderUpdates,
+) -> None:
+    order_id, _ = pending_order
+    async with fastapi_database.session() as session:
+        await session.execute(
+            update(Order).where(Order.id == order_id).values(status=OrderStatus.PAID)
+        )
+    order_updates.sent = 0  # count only the racers' UPDATEs
+
+    url = f"/orders/{order_id}"
+    ship, refund = await race(
+        client,
+        [(f"{url}/ship", staff_headers), (f"{url}/refund", staff_headers)],
+        database_url=fastapi_database_url,
+        order_id=order_id,
+        updates=order_updates,
+    )
+
+    winner, loser = (ship, refund) if ship.status_code == 200 else (refund, ship)
+    assert winner.status_code == 200
+    final = winner.json()["status"]
+    assert final in {"shipped", "refunded"}
+    assert_problem(loser, 409, code="invalid_transition", current_status=final)
+    assert await current_status(fastapi_database, order_id) == OrderStatus(final)
