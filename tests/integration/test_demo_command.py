@@ -61,8 +61,16 @@ class Demo:
         return self.log.read_text(errors="replace")
 
     def stop(self) -> int:
-        """Ctrl+C, as a terminal sends it: SIGINT to the command's process group."""
-        os.killpg(self.process.pid, signal.SIGINT)
+        """Ctrl+C: the server gets one SIGINT, as from a terminal.
+
+        A terminal signals the whole process group. Through ``uv run`` with no terminal, uv
+        forwards a SIGINT it gets to its child itself, so the group would signal the server
+        twice (a forced exit); there the signal goes to uv alone.
+        """
+        if os.environ.get("UV"):
+            self.process.send_signal(signal.SIGINT)
+        else:
+            os.killpg(self.process.pid, signal.SIGINT)
         return self.process.wait(timeout=STOP_SECONDS)
 
 
