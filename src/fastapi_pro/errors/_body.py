@@ -62,16 +62,20 @@ def too_large_detail(scope: Scope) -> str:
     return "The request body is larger than this endpoint accepts."
 
 
-def _is_json(scope: Scope) -> bool:
+def _body_headers(scope: Scope) -> tuple[bool, bool]:
+    """Whether the request declares a length (Starlette's own 413 needs one), and is JSON."""
+    declared = is_json = False
     name: bytes
     value: bytes
     for name, value in scope["headers"]:
-        if name == b"content-type":
+        if name == b"content-length":
+            declared = True
+        elif name == b"content-type":
             media = value.split(b";", 1)[0].strip().lower()
-            return media == b"application/json" or (
+            is_json = media == b"application/json" or (
                 media.startswith(b"application/") and media.endswith(b"+json")
             )
-    return False
+    return declared, is_json
 
 
 def _not_utf8(head: bytes) -> bool:
@@ -94,9 +98,12 @@ class BodyProblems:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if _is_json(scope):
+        declared, is_json = _body_headers(scope)
+        if is_json:
             receive = _checked(receive)
-        await self.app(scope, receive, self._sending(scope, receive, send))
+        if declared:  # only a declared length gets Starlette's plain-text 413
+            send = self._sending(scope, receive, send)
+        await self.app(scope, receive, send)
 
     def _sending(self, scope: Scope, receive: Receive, send: Send) -> Send:
         held: Message | None = None
