@@ -7,7 +7,6 @@ that runs the tests); without uv, the ``fastapi-pro`` script next to this interp
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
 import re
@@ -16,13 +15,11 @@ import sqlite3
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 
@@ -193,25 +190,6 @@ def test_the_demo_serves_the_documented_flow_from_an_empty_folder(tmp_path: Path
         folder / "fastapi-pro-demo.db"
     )
     assert not (folder / "app.db").exists()
-
-
-async def run_sql(url: str, sql: str) -> None:
-    connection = await asyncpg.connect(url)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
-@pytest.fixture
-def scratch_database(postgres_url: str) -> Iterator[str]:
-    """An empty PostgreSQL database of this test's own, dropped afterwards."""
-    name = f"fastapi_pro_demo_{uuid.uuid4().hex[:12]}"
-    asyncio.run(run_sql(postgres_url, f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{postgres_url.rsplit('/', 1)[0]}/{name}"
-    finally:
-        asyncio.run(run_sql(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.mark.postgres

@@ -18,7 +18,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -52,22 +51,10 @@ def served_by_worker(directory: Path) -> dict[str, float]:
     return counts
 
 
-async def run_sql(url: str, sql: str) -> None:
-    connection = await asyncpg.connect(url)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
 @pytest.fixture
-def demo_database(postgres_url: str) -> Iterator[str]:
+def demo_database(scratch_database: str) -> str:
     """A database of the demo's own: other suites' tables must not be in its way."""
-    name = f"fastapi_pro_demo_{uuid.uuid4().hex[:12]}"
-    asyncio.run(run_sql(postgres_url, f'CREATE DATABASE "{name}"'))
-    base = postgres_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    yield f"{base}/{name}"
-    asyncio.run(run_sql(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    return scratch_database.replace("postgresql://", "postgresql+asyncpg://", 1)
 
 
 @pytest.fixture
