@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm.exc import StaleDataError
-from sqlalchemy.pool import NullPool, StaticPool
+from sqlalchemy.pool import StaticPool
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp
@@ -164,7 +164,7 @@ class Database:
         options.update(extra)
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         self._faults = FaultWatch(self.engine)
-        # Readiness opens its own short connection: it must not queue behind the request pool.
+        # Readiness pings through a pool of its own: it must not queue behind the requests.
         self._probe = self.engine if memory else _probe_engine(self.url, options["connect_args"])
         if sqlite:
             event.listen(
@@ -277,17 +277,21 @@ class Database:
             await asyncio.shield(session.close())  # rolls back whatever was not committed
 
     async def ping(self, timeout: float = 1.0) -> None:  # noqa: ASYNC109 - probes need a bound
-        """Run ``SELECT 1`` on a connection of its own, never waiting for the request pool.
+        """Run ``SELECT 1`` through a small pool of its own, never waiting for the request pool.
 
-        Each ping opens and closes one connection (in-memory SQLite uses its only one), so a
-        backlog of requests cannot delay it: it reports the database, not the queue.
+        Pings keep one connection of their own (in-memory SQLite shares its only one), so a
+        backlog of requests cannot delay them: they report the database, not the queue.
 
         Raises:
             DatabaseUnavailableError: When the database does not answer within ``timeout``.
         """
         try:
             async with asyncio.timeout(timeout), self._probe.connect() as connection:
-                await connection.execute(text("SELECT 1"))
+                try:
+                    await connection.execute(text("SELECT 1"))
+                except BaseException:  # cancelled or failed: drop it, never wait on its close
+                    connection.sync_connection.invalidate()  # type: ignore[union-attr]
+                    raise
         except (TimeoutError, OSError, DBAPIError) as error:
             msg = "The database did not answer the health check."
             raise DatabaseUnavailableError(msg, retry_after=1) from error
@@ -306,5 +310,13 @@ class Database:
 
 
 def _probe_engine(url: URL, arguments: dict[str, Any]) -> AsyncEngine:
-    """An engine without a pool, for health pings."""
-    return create_async_engine(url, poolclass=NullPool, connect_args=arguments)
+    """A pool of its own for health pings: one connection kept, two more while one is stuck."""
+    return create_async_engine(
+        url,
+        pool_size=1,
+        max_overflow=2,
+        pool_timeout=1.0,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args=arguments,
+    )
