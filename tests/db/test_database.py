@@ -213,15 +213,18 @@ async def test_from_settings_bounds_every_statement_on_the_server(postgres_datab
 
 
 @pytest.mark.postgres
-async def test_connect_arguments_given_by_the_caller_win(postgres_database: str) -> None:
-    server = {"server_settings": {"statement_timeout": "0", "application_name": "mine"}}
-    db = Database(postgres_database, engine_options={"connect_args": server})
-    async with db.session() as session:
-        shown = await session.scalar(text("SHOW statement_timeout"))
-        name = await session.scalar(text("SHOW application_name"))
-    await db.dispose()
+async def test_connect_arguments_given_by_the_caller_win_key_by_key(postgres_database: str) -> None:
+    named = {"server_settings": {"application_name": "mine"}}
+    unbounded = {"server_settings": {"statement_timeout": "0"}}
+    shown = []
+    for given in (named, unbounded):
+        db = Database(postgres_database, engine_options={"connect_args": given})
+        async with db.session() as session:
+            shown.append(await session.scalar(text("SHOW statement_timeout")))
+            shown.append(await session.scalar(text("SHOW application_name")))
+        await db.dispose()
 
-    assert (shown, name) == ("0", "mine")
+    assert shown == ["5s", "mine", "0", ""]
 
 
 async def test_each_kind_of_connection_failure_is_logged_once_per_interval(

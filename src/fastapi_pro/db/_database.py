@@ -153,14 +153,14 @@ class Database:
                 pool_timeout=pool_timeout,
                 pool_recycle=pool_recycle,
             )
-        bounds = connect_args(
+        extra = dict(engine_options or {})
+        options["connect_args"] = connect_args(
             self.url,
+            extra.pop("connect_args", {}),
             connect_timeout=connect_timeout,
             statement_timeout=statement_timeout,
             command_timeout=command_timeout,
         )
-        extra = dict(engine_options or {})
-        options["connect_args"] = bounds | extra.pop("connect_args", {})
         options.update(extra)
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         self._faults = FaultWatch(self.engine)

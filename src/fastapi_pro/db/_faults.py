@@ -24,15 +24,27 @@ _DRIVER_MODULES = ("sqlite3", "aiosqlite", "sqlalchemy", "asyncpg")
 
 def connect_args(
     url: URL,
+    given: dict[str, Any],
     *,
     connect_timeout: float | None,
     statement_timeout: float | None,
     command_timeout: float | None,
 ) -> dict[str, Any]:
-    """The driver's connect arguments that bound connecting and every statement.
+    """The driver's connect arguments: the bounds, then ``given`` (which wins, key by key).
 
     Only asyncpg talks over a network; SQLite's bound is its ``busy_timeout``.
     """
+    bounds = _bounds(url, connect_timeout, statement_timeout, command_timeout)
+    server = bounds.get("server_settings", {}) | given.get("server_settings", {})
+    return bounds | given | ({"server_settings": server} if server else {})
+
+
+def _bounds(
+    url: URL,
+    connect_timeout: float | None,
+    statement_timeout: float | None,
+    command_timeout: float | None,
+) -> dict[str, Any]:
     if url.get_backend_name() != "postgresql" or url.get_driver_name() != "asyncpg":
         return {}
     args: dict[str, Any] = {}
