@@ -60,6 +60,10 @@ class Service:
         order = {"lines": [{"product_id": self.product_id, "quantity": 1}]}
         return await self.client.post("/orders", json=order, headers=self.auth)
 
+    async def login(self) -> httpx.Response:
+        form = {"username": EMAIL, "password": PASSWORD}
+        return await self.client.post("/auth/token", data=form)
+
     async def status(self, path: str) -> int:
         return (await self.client.get(path)).status_code
 
@@ -110,9 +114,9 @@ async def service(postgres_database: str, proxy: FaultProxy) -> AsyncIterator[Se
         product_id = await seed(Database.of(app))
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            login = await client.post("/auth/token", data={"username": EMAIL, "password": PASSWORD})
-            auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
-            service = Service(client, proxy, auth, product_id)
+            service = Service(client, proxy, {}, product_id)
+            token = (await service.login()).json()["access_token"]
+            service.auth = {"Authorization": f"Bearer {token}"}
             assert (await service.write()).status_code == 201
             yield service
             proxy.restore()
@@ -142,6 +146,7 @@ async def test_refused_connections_answer_503_problems_and_log_each_failure_once
     for _ in range(10):
         assert_unavailable(await service.read())
         assert_unavailable(await service.write())
+        assert_unavailable(await service.login())
     assert await service.status("/health/live") == 200
     assert await service.status("/health/ready") == 503
 
