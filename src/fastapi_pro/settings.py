@@ -55,7 +55,23 @@ class DatabaseSettings(_Section):
     echo: bool = Field(False, description="Log every SQL statement.")
     pool_size: int = Field(5, ge=1, description="Connections kept open in the pool.")
     max_overflow: int = Field(10, ge=0, description="Extra connections allowed under load.")
-    pool_timeout: float = Field(30.0, gt=0, description="Seconds to wait for a free connection.")
+    pool_timeout: float = Field(5.0, gt=0, description="Seconds to wait for a free connection.")
+    connect_timeout: float | None = Field(
+        5.0, gt=0, description="Seconds to open a connection (PostgreSQL); unset: asyncpg's 60."
+    )
+    statement_timeout: float | None = Field(
+        5.0,
+        gt=0,
+        description="PostgreSQL's `statement_timeout` (server-side), seconds; unset: the server's.",
+    )
+    command_timeout: float | None = Field(
+        6.0,
+        gt=0,
+        description=(
+            "Seconds the client waits for a statement's answer (PostgreSQL), which also bounds "
+            "a dead network; unset: no bound."
+        ),
+    )
     pool_recycle: int = Field(1800, description="Seconds before a connection is replaced.")
     pool_pre_ping: bool = Field(True, description="Test connections before handing them out.")
     cursor_secret: SecretStr | None = Field(

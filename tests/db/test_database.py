@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from fastapi_pro.db import (
     UniqueViolationError,
     retry_transaction,
 )
+from fastapi_pro.db._faults import FaultWatch
 from fastapi_pro.settings import DatabaseSettings
 from tests.db.models import Product, ProductRepository
 
@@ -183,3 +185,66 @@ def test_urls_with_and_without_a_driver_name_the_same_database() -> None:
     assert same_database("postgres://u@h/db", "postgresql+asyncpg://u@h/db")
     assert same_database("sqlite:///./a.db", "sqlite+aiosqlite:///./a.db")
     assert not same_database("postgresql://u@h/db", "postgresql://u@h/other")
+
+
+async def test_session_lets_the_callers_own_os_errors_through(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    with pytest.raises(FileNotFoundError):
+        async with db.session():
+            (tmp_path / "missing.txt").read_text()
+    await db.dispose()
+
+
+@pytest.mark.postgres
+async def test_from_settings_bounds_every_statement_on_the_server(postgres_database: str) -> None:
+    settings = DatabaseSettings(url=SecretStr(postgres_database), statement_timeout=0.2)
+    db = Database.from_settings(settings)
+    async with db.session() as session:
+        shown = await session.scalar(text("SHOW statement_timeout"))
+    started = time.perf_counter()
+    with pytest.raises(DatabaseUnavailableError) as raised:
+        async with db.session() as session:
+            await session.execute(text("SELECT pg_sleep(3)"))
+    await db.dispose()
+
+    assert shown == "200ms"
+    assert time.perf_counter() - started < 1.5
+    assert raised.value.headers["Retry-After"] == "1"
+
+
+@pytest.mark.postgres
+async def test_connect_arguments_given_by_the_caller_win_key_by_key(postgres_database: str) -> None:
+    named = {"server_settings": {"application_name": "mine"}}
+    unbounded = {"server_settings": {"statement_timeout": "0"}}
+    shown = []
+    for given in (named, unbounded):
+        db = Database(postgres_database, engine_options={"connect_args": given})
+        async with db.session() as session:
+            shown.append(await session.scalar(text("SHOW statement_timeout")))
+            shown.append(await session.scalar(text("SHOW application_name")))
+        await db.dispose()
+
+    assert shown == ["5s", "mine", "0", ""]
+
+
+async def test_each_kind_of_connection_failure_is_logged_once_per_interval(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    db = Database("sqlite+aiosqlite://")
+    now = [0.0]
+    watch = FaultWatch(db.engine, log_interval=60, clock=lambda: now[0])
+    caplog.set_level(logging.WARNING, logger="fastapi_pro.db")
+    for _ in range(3):
+        watch.note(ConnectionRefusedError(111, "Connect call failed"), "connect")
+    watch.note(TimeoutError(), "connect")
+    now[0] = 61.0
+    watch.note(ConnectionRefusedError(111, "Connect call failed"), "connect")
+    await db.dispose()
+
+    assert [record.getMessage() for record in caplog.records] == [
+        "Database unavailable: ConnectionRefusedError (connect): [Errno 111] Connect call failed",
+        "Database unavailable: TimeoutError (connect): no answer in time",
+        "Database unavailable: ConnectionRefusedError (connect): [Errno 111] Connect call failed"
+        "; 2 more since the last report",
+    ]
+    assert not any(record.exc_info for record in caplog.records)

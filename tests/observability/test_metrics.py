@@ -189,3 +189,18 @@ def test_the_lower_case_variable_prometheus_client_honours_is_accepted(tmp_path:
         env=env,
     ).stdout
     assert output.strip() == str(tmp_path)
+
+
+async def test_overflow_gauge_counts_only_connections_beyond_the_pool_size(
+    metrics: Metrics, tmp_path: Path
+) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'pool.db'}", pool_size=2, max_overflow=2)
+    metrics.track_database(db, "main")
+    seen: list[float | None] = [value(metrics, "db_client_connections_overflow", pool_name="main")]
+    async with db.engine.connect():  # the pool is not full: SQLAlchemy says -1 here
+        seen.append(value(metrics, "db_client_connections_overflow", pool_name="main"))
+        async with db.engine.connect(), db.engine.connect():
+            seen.append(value(metrics, "db_client_connections_overflow", pool_name="main"))
+    await db.dispose()
+
+    assert seen == [0, 0, 1]

@@ -28,6 +28,7 @@ from starlette.types import ASGIApp
 
 from fastapi_pro.db._cursor import CURSOR_KEY
 from fastapi_pro.db._errors import DatabaseUnavailableError, raise_translated
+from fastapi_pro.db._faults import FaultWatch, connect_args, from_driver
 from fastapi_pro.db._soft_delete import SoftDeleteSession
 from fastapi_pro.settings import DatabaseSettings
 
@@ -127,6 +128,11 @@ class Database:
         pool_size: Connections kept open (ignored for in-memory SQLite).
         max_overflow: Extra connections allowed under load.
         pool_timeout: Seconds to wait for a free connection.
+        connect_timeout: Seconds to open a connection (PostgreSQL), ``None`` for the driver's 60.
+        statement_timeout: PostgreSQL's ``statement_timeout`` for every connection, in seconds:
+            the server cancels a longer statement. ``None`` keeps the server's setting.
+        command_timeout: Seconds the client waits for any statement's answer (PostgreSQL),
+            which also bounds a dead network; the connection is then dropped. ``None``: no bound.
         pool_recycle: Seconds before a connection is replaced.
         pool_pre_ping: Test a connection before handing it out.
         cursor_key: HMAC key signing keyset cursors; random per instance by default, so give
@@ -141,7 +147,10 @@ class Database:
         echo: bool = False,
         pool_size: int = 5,
         max_overflow: int = 10,
-        pool_timeout: float = 30.0,
+        pool_timeout: float = 5.0,
+        connect_timeout: float | None = 5.0,
+        statement_timeout: float | None = 5.0,
+        command_timeout: float | None = 6.0,
         pool_recycle: int = 1800,
         pool_pre_ping: bool = True,
         cursor_key: bytes | None = None,
@@ -160,8 +169,19 @@ class Database:
                 pool_timeout=pool_timeout,
                 pool_recycle=pool_recycle,
             )
-        options.update(engine_options or {})
+        extra = dict(engine_options or {})
+        options["connect_args"] = connect_args(
+            self.url,
+            extra.pop("connect_args", {}),
+            connect_timeout=connect_timeout,
+            statement_timeout=statement_timeout,
+            command_timeout=command_timeout,
+        )
+        options.update(extra)
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
+        self._faults = FaultWatch(self.engine)
+        # Readiness pings through a pool of its own: it must not queue behind the requests.
+        self._probe = self.engine if memory else _probe_engine(self.url, options["connect_args"])
         if sqlite:
             event.listen(
                 self.engine.sync_engine,
@@ -185,6 +205,9 @@ class Database:
             pool_size=settings.pool_size,
             max_overflow=settings.max_overflow,
             pool_timeout=settings.pool_timeout,
+            connect_timeout=settings.connect_timeout,
+            statement_timeout=settings.statement_timeout,
+            command_timeout=settings.command_timeout,
             pool_recycle=settings.pool_recycle,
             pool_pre_ping=settings.pool_pre_ping,
             cursor_key=secret.get_secret_value().encode() if secret else None,
@@ -258,6 +281,10 @@ class Database:
                 yield session
             except _DATABASE_ERRORS as error:  # the caller's own errors pass as they are
                 raise_translated(error)
+            except OSError as error:  # refused, lost or timed out in the driver: 503
+                if from_driver(error):
+                    raise_translated(error)
+                raise
             try:
                 await session.commit()  # flushes what is pending: the same errors can arise
             except (*_DATABASE_ERRORS, OSError) as error:  # OSError: connection lost
@@ -266,14 +293,21 @@ class Database:
             await asyncio.shield(_release(session))
 
     async def ping(self, timeout: float = 1.0) -> None:  # noqa: ASYNC109 - probes need a bound
-        """Run ``SELECT 1`` through the pool.
+        """Run ``SELECT 1`` through a small pool of its own, never waiting for the request pool.
+
+        Pings keep one connection of their own (in-memory SQLite shares its only one), so a
+        backlog of requests cannot delay them: they report the database, not the queue.
 
         Raises:
             DatabaseUnavailableError: When the database does not answer within ``timeout``.
         """
         try:
-            async with asyncio.timeout(timeout), self.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
+            async with asyncio.timeout(timeout), self._probe.connect() as connection:
+                try:
+                    await connection.execute(text("SELECT 1"))
+                except BaseException:  # cancelled or failed: drop it, never wait on its close
+                    connection.sync_connection.invalidate()  # type: ignore[union-attr]
+                    raise
         except (TimeoutError, OSError, DBAPIError) as error:
             msg = "The database did not answer the health check."
             raise DatabaseUnavailableError(msg, retry_after=1) from error
@@ -287,3 +321,18 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
+        if self._probe is not self.engine:
+            await self._probe.dispose()
+
+
+def _probe_engine(url: URL, arguments: dict[str, Any]) -> AsyncEngine:
+    """A pool of its own for health pings: one connection kept, two more while one is stuck."""
+    return create_async_engine(
+        url,
+        pool_size=1,
+        max_overflow=2,
+        pool_timeout=1.0,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args=arguments,
+    )

@@ -6,7 +6,7 @@
 | foreign key violation | 23503 | 787 | `ForeignKeyViolationError` (409) |
 | not null / check violation | 23502, 23514 | 1299, 275 | `IntegrityViolationError` (422) |
 | serialization failure, deadlock | 40001, 40P01 | 5, 6, 517 | `TransactionConflictError` (503) |
-| connection lost or refused | 08xxx, 57P01-3, 53300 | | `DatabaseUnavailableError` (503) |
+| lost, refused, timed out | 08xxx, 57014, 57P01-3, 53300 | | `DatabaseUnavailableError` (503) |
 | stale optimistic-lock version | | | `StaleVersionError` (409) |
 """
 
@@ -111,6 +111,7 @@ _POSTGRES = {
     "57P01": DatabaseUnavailableError,  # admin shutdown
     "57P02": DatabaseUnavailableError,  # crash shutdown
     "57P03": DatabaseUnavailableError,  # cannot connect now
+    "57014": DatabaseUnavailableError,  # statement_timeout cancelled the statement
 }
 _POSTGRES_CLASSES: dict[str, type[AppError]] = {"08": DatabaseUnavailableError}
 _DETAIL = {

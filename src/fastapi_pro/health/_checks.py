@@ -74,7 +74,7 @@ class _DatastoreCheck:
 
 
 def database_check(db: Database) -> Check:
-    """Return a check that runs ``SELECT 1`` through the pool of ``db`` (`Database.ping`)."""
+    """Return a check that runs ``SELECT 1`` on ``db``'s own probe connection (`Database.ping`)."""
 
     async def ping() -> None:
         await db.ping(timeout=_PING_BOUND)

@@ -58,7 +58,7 @@ class _PoolCollector(Collector):
             ),
             "overflow": GaugeMetricFamily(
                 "db_client_connections_overflow",
-                "Connections over the pool size.",
+                "Connections open beyond the pool size (0 while the pool is not full).",
                 labels=["pool_name"],
             ),
         }
@@ -66,8 +66,17 @@ class _PoolCollector(Collector):
             for attribute, family in families.items():
                 reader = getattr(pool, attribute, None)
                 if callable(reader):
-                    family.add_metric([name], float(reader()))
+                    family.add_metric([name], _reading(attribute, reader()))
         yield from families.values()
+
+
+def _reading(attribute: str, value: float) -> float:
+    """A pool reading as a gauge value.
+
+    SQLAlchemy's ``overflow()`` counts down from ``-pool_size`` while the pool fills (and a
+    failed connect lowers it too), so only what lies beyond the pool size is reported.
+    """
+    return float(max(0, value)) if attribute == "overflow" else float(value)
 
 
 def _check_multiprocess_environment(directory: str) -> None:
