@@ -39,7 +39,10 @@ def run_schemathesis(server: Server, *, token: str | None = None, seconds: int =
         "--checks=all",
         "--phases=coverage,fuzzing,stateful",
         f"--max-time={seconds}",
-        "--workers=2",
+        # One worker: hypothesis calls ast.parse while generating, and on this machine's
+        # CPython 3.11.7 two threads parsing at once failed with "AST constructor recursion
+        # depth mismatch" (a SystemError schemathesis reports as a failed run).
+        "--workers=1",
         "--request-timeout=10",
         "--no-color",
     ]
