@@ -149,25 +149,28 @@ def sort_params(*fields: str, default: str | None = None) -> Callable[..., list[
         msg = "sort_params() needs at least one field name."
         raise ValueError(msg)
     default_values = parse_sort([default], fields) if default else []
-    query = Query(
-        description=f"Comma-separated sort fields, `-` for descending: {', '.join(fields)}.",
-        json_schema_extra={"items": _sort_schema(fields)},
-    )
 
     @declare_problems(InvalidSortError)
     def dependency(sort: list[str] | None = None) -> list[SortField]:
         return parse_sort(sort, fields) if sort else list(default_values)
 
+    dependency.__signature__ = _sort_signature(fields)  # type: ignore[attr-defined]
+    return dependency
+
+
+def _sort_signature(fields: Sequence[str]) -> inspect.Signature:
+    """``(*, sort: list[str] | None = Query(...))``, with ``fields`` in the schema FastAPI reads."""
+    query = Query(
+        description=f"Comma-separated sort fields, `-` for descending: {', '.join(fields)}.",
+        json_schema_extra={"items": _sort_schema(fields)},
+    )
     parameter = inspect.Parameter(
         "sort",
         inspect.Parameter.KEYWORD_ONLY,
         default=None,
         annotation=Annotated[list[str] | None, query],
     )
-    dependency.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [parameter], return_annotation=list[SortField]
-    )
-    return dependency
+    return inspect.Signature([parameter], return_annotation=list[SortField])
 
 
 def apply_sort(

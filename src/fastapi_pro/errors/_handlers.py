@@ -129,8 +129,7 @@ class _Renderer:
         if status in _NO_BODY or status < 200:  # noqa: PLR2004 - informational statuses
             return Response(status_code=status, headers=exc.headers)
         code, title = status_code_and_title(status)
-        detail: str | None = None
-        extensions = None
+        detail, extensions = None, None
         raw: Any = exc.detail  # FastAPI's HTTPException allows any JSON-able detail
         if isinstance(raw, str):
             detail = raw if raw != title else None
