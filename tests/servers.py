@@ -8,11 +8,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from asgi_lifespan import LifespanManager
+from starlette.types import ASGIApp
 
 
 @dataclass(frozen=True)
@@ -74,3 +76,12 @@ def bearer_token(server: Server, username: str, password: str) -> str:
     assert response.status_code == 200, response.text
     token: str = response.json()["access_token"]
     return token
+
+
+@contextlib.asynccontextmanager
+async def in_process(app: ASGIApp) -> AsyncIterator[httpx.AsyncClient]:
+    """Run the app's lifespan and talk to it in process; unhandled errors come back as 500s."""
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client

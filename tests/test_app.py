@@ -9,9 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from loguru import logger
@@ -38,6 +36,7 @@ from fastapi_pro.errors import NotFoundError
 from fastapi_pro.health import Health
 from fastapi_pro.observability import InterceptHandler, Metrics, install_observability
 from fastapi_pro.security_headers import install_security_headers
+from tests.servers import in_process as serve
 
 SECRET = "a-test-signing-secret-of-32-bytes-or-more"
 ORIGIN = "https://app.example.com"
@@ -99,15 +98,6 @@ def make_app() -> FastAPI:
         return {"subject": principal.subject}
 
     return app
-
-
-@asynccontextmanager
-async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """Run the app's lifespan and talk to it; unhandled errors come back as 500s."""
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client
 
 
 # -- everything on --------------------------------------------------------------------------------

@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from loguru import logger
 from pydantic import ValidationError
@@ -31,6 +30,7 @@ from fastapi_pro.self_hosted_docs import (
     install_self_hosted_docs,
 )
 from fastapi_pro.settings import DocsSettings
+from tests.servers import in_process as serve
 from tests.test_docs import load
 
 CDN = "cdn.jsdelivr.net"
@@ -262,12 +262,6 @@ def make_settings(tmp_path: Path, **docs: Any) -> Settings:
     return Settings(  # type: ignore[call-arg]
         _env_file=None, database={"url": f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"}, docs=docs
     )
-
-
-@asynccontextmanager
-async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with LifespanManager(app) as manager, client_for(manager.app) as client:
-        yield client
 
 
 async def test_setup_serves_the_assets_when_docs_self_hosted_is_set(tmp_path: Path) -> None:

@@ -11,14 +11,12 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -33,6 +31,7 @@ from fastapi_pro.auth import (
     password_flow_router,
 )
 from tests.faults.proxy import FaultProxy
+from tests.servers import in_process as serve
 
 pytestmark = pytest.mark.redis
 
@@ -93,14 +92,6 @@ def make_app(url: str, prefix: str, *, check_denylist: bool) -> FastAPI:
     app.include_router(password_flow_router(_authenticate))
     setup(app, settings, database=False, logging=False, observability=False)
     return app
-
-
-@asynccontextmanager
-async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client
 
 
 async def login(client: httpx.AsyncClient, username: str) -> httpx.Response:
