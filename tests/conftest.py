@@ -35,6 +35,18 @@ DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
+async def delete_redis_keys(url: str, prefix: str) -> list[bytes]:
+    """Delete the keys under ``prefix`` in the Redis database at ``url``; return them."""
+    client = redis.asyncio.Redis.from_url(url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        return keys
+    finally:
+        await client.aclose()
+
+
 def service_unreachable(kind: str, env: str, url: str, error: BaseException) -> None:
     """Fail when the service was asked for by its variable (as CI does); skip otherwise."""
     message = f"{kind} at {url} is unreachable ({type(error).__name__}: {error})"

@@ -16,7 +16,6 @@ from loguru import logger
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from redis.asyncio import Redis
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select, text
 
 from fastapi_pro import Components, Settings, setup
@@ -36,6 +35,7 @@ from fastapi_pro.errors import NotFoundError
 from fastapi_pro.health import Health
 from fastapi_pro.observability import InterceptHandler, Metrics, install_observability
 from fastapi_pro.security_headers import install_security_headers
+from tests.conftest import delete_redis_keys
 from tests.servers import in_process as serve
 
 SECRET = "a-test-signing-secret-of-32-bytes-or-more"
@@ -735,13 +735,7 @@ async def test_redis_token_store_and_check_use_the_configured_server(
         renewed = await auth.refresh(pair.refresh_token)
         ready = await client.get("/health/ready")
 
-    checker = Redis.from_url(redis_url)
-    try:
-        keys = [key async for key in checker.scan_iter(match=f"{prefix}*")]
-        if keys:
-            await checker.delete(*keys)
-    finally:
-        await checker.aclose()
+    keys = await delete_redis_keys(redis_url, prefix)
     assert isinstance(auth.store, RedisTokenStore)
     assert renewed.access_token
     assert any(key.startswith(f"{prefix}auth:family:".encode()) for key in keys)

@@ -13,6 +13,7 @@ from fastapi_pro.auth._redis_store import RedisTokenStore
 from fastapi_pro.auth._sql_store import SqlTokenStore
 from fastapi_pro.auth._store import InMemoryTokenStore, TokenStore
 from fastapi_pro.db import Database
+from tests.conftest import delete_redis_keys
 
 # -- token stores --------------------------------------------------------------------------------
 
@@ -74,13 +75,9 @@ async def _redis_token_stores(url: str) -> AsyncIterator[RedisTokenStoreFactory]
     try:
         yield make
     finally:
-        cleaner = Redis.from_url(url)
         try:
-            keys = [key async for key in cleaner.scan_iter(match=f"{prefix}*")]
-            if keys:
-                await cleaner.delete(*keys)
+            await delete_redis_keys(url, prefix)
         finally:
-            await cleaner.aclose()
             for client in clients:
                 await client.aclose()
 

@@ -30,6 +30,7 @@ from fastapi_pro.auth import (
     TokenStoreUnavailableError,
     password_flow_router,
 )
+from tests.conftest import delete_redis_keys
 from tests.faults.proxy import FaultProxy
 from tests.servers import in_process as serve
 
@@ -53,17 +54,7 @@ def redis_target(redis_url: str) -> Iterator[tuple[FaultProxy, str, str]]:
     with FaultProxy(upstream.hostname or "127.0.0.1", upstream.port or 6379) as proxy:
         yield proxy, f"redis://127.0.0.1:{proxy.port}/{database}", prefix
     cleanup = f"{upstream.scheme}://{upstream.netloc}/{database}"
-    asyncio.run(_delete_keys(cleanup, prefix))
-
-
-async def _delete_keys(url: str, prefix: str) -> None:
-    client = Redis.from_url(url)
-    try:
-        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
+    asyncio.run(delete_redis_keys(cleanup, prefix))
 
 
 async def _authenticate(username: str, password: str) -> Principal | None:
