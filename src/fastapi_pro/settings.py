@@ -73,7 +73,9 @@ class DatabaseSettings(_Section):
         ),
     )
     pool_recycle: int = Field(1800, description="Seconds before a connection is replaced.")
-    pool_pre_ping: bool = Field(True, description="Test connections before handing them out.")
+    pool_pre_ping: bool = Field(
+        False, description="Test each connection with a round trip before handing it out."
+    )
     cursor_secret: SecretStr | None = Field(
         None, description="Key that signs keyset cursors; set it when several workers serve."
     )

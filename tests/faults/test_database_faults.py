@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
+import asyncpg
 import httpx
 import pytest
 from pydantic import SecretStr
@@ -212,3 +213,45 @@ async def test_black_holed_database_fails_every_request_within_the_bound(
     await service.scrape()
     assert service.overflow
     assert min(service.overflow) >= 0
+
+
+async def terminate_backends(admin_url: str, database: str) -> int:
+    """Have PostgreSQL end every connection to ``database``, as a restart or failover would."""
+    admin = await asyncpg.connect(admin_url)
+    try:
+        ended = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = $1 AND pid <> pg_backend_pid()",
+            database,
+        )
+    finally:
+        await admin.close()
+    return int(ended)
+
+
+async def test_connections_ended_by_the_server_cost_at_most_one_failed_request(
+    service: Service, postgres_url: str, postgres_database: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    for _ in range(3):  # every pooled connection in use once, then all back in the pool
+        assert all(r.status_code in (200, 201) for _, r in await wave(service))
+    database = make_url(postgres_database).database or ""
+    failed = 0
+    for _ in range(3):  # no pre-ping round trip: the pool finds ended connections by itself
+        assert await terminate_backends(postgres_url, database) >= 2
+        await asyncio.sleep(0.1)  # the server's goodbye reaches the driver
+        results = [response for _, response in await wave(service)]
+        results += [await service.read(), await service.write()]
+        statuses = Counter(response.status_code for response in results)
+        assert set(statuses) <= {200, 201, 503}, statuses  # never a 500
+        assert statuses[503] <= 1, statuses  # at most one failed request per pool
+        for response in results:
+            if response.status_code == 503:
+                assert_unavailable(response)
+        failed += statuses[503]
+    # The driver saw the connections end, so the pool replaced them before handing them out
+    # (without that check, each round costs one 503 before the pool drops its connections).
+    assert failed <= 1
+    assert (await service.read()).status_code == 200
+    assert (await service.write()).status_code == 201
+    assert await service.status("/health/ready") == 200

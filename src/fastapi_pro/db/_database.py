@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.pool import StaticPool
 from starlette.applications import Starlette
@@ -97,7 +98,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, memory: bool) -> Non
     cursor.close()
 
 
-async def _release(session: AsyncSession) -> None:
+def _release(session: Session) -> None:
     """Roll back whatever was not committed, then return the connection to the pool.
 
     ``close()`` alone is not enough: after a COMMIT that failed (a deferred constraint), SQLite
@@ -107,9 +108,17 @@ async def _release(session: AsyncSession) -> None:
     session.expunge_all()  # the caller's objects stay as close() leaves them: detached, unexpired
     try:
         with contextlib.suppress(*_DATABASE_ERRORS, OSError):  # the pool resets or discards it
-            await session.rollback()
+            session.rollback()
     finally:
-        await session.close()
+        session.close()
+
+
+def _commit_and_release(session: Session) -> None:
+    """Commit, then release: one trip into SQLAlchemy's greenlet for the whole ending."""
+    try:
+        session.commit()
+    finally:
+        _release(session)
 
 
 class Database:
@@ -134,7 +143,10 @@ class Database:
         command_timeout: Seconds the client waits for any statement's answer (PostgreSQL),
             which also bounds a dead network; the connection is then dropped. ``None``: no bound.
         pool_recycle: Seconds before a connection is replaced.
-        pool_pre_ping: Test a connection before handing it out.
+        pool_pre_ping: Send a round trip to test each connection before handing it out. Off by
+            default: a connection the server closed is found without one (the driver knows)
+            and replaced, and one that breaks in use fails that request with a 503 and makes
+            the pool drop every older connection.
         cursor_key: HMAC key signing keyset cursors; random per instance by default, so give
             every worker the same key when several serve one API.
         engine_options: Further keyword arguments for `create_async_engine`.
@@ -152,7 +164,7 @@ class Database:
         statement_timeout: float | None = 5.0,
         command_timeout: float | None = 6.0,
         pool_recycle: int = 1800,
-        pool_pre_ping: bool = True,
+        pool_pre_ping: bool = False,
         cursor_key: bytes | None = None,
         engine_options: dict[str, Any] | None = None,
     ) -> None:
@@ -276,6 +288,7 @@ class Database:
         """
         self._check_allowed()
         session = self.sessionmaker()
+        ended = False
         try:
             try:
                 yield session
@@ -285,12 +298,14 @@ class Database:
                 if from_driver(error):
                     raise_translated(error)
                 raise
-            try:
-                await session.commit()  # flushes what is pending: the same errors can arise
+            ended = True  # shielded: a cancelled request still commits or rolls back whole
+            try:  # the commit flushes what is pending: the same errors can arise
+                await asyncio.shield(session.run_sync(_commit_and_release))
             except (*_DATABASE_ERRORS, OSError) as error:  # OSError: connection lost
                 raise_translated(error)
         finally:
-            await asyncio.shield(_release(session))
+            if not ended:
+                await asyncio.shield(session.run_sync(_release))
 
     async def ping(self, timeout: float = 1.0) -> None:  # noqa: ASYNC109 - probes need a bound
         """Run ``SELECT 1`` through a small pool of its own, never waiting for the request pool.

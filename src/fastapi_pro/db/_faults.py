@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Dialect, ExceptionContext
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 logger = logging.getLogger("fastapi_pro.db")
@@ -91,6 +92,7 @@ class FaultWatch:
         event.listen(engine.sync_engine, "do_connect", self._connect)
         event.listen(engine.sync_engine, "handle_error", self._handle_error)
         event.listen(engine.sync_engine, "invalidate", self._invalidated)
+        event.listen(engine.sync_engine.pool, "checkout", _refuse_closed)
 
     def note(self, error: BaseException, where: str) -> None:
         """Log ``error`` unless the same kind was logged less than ``log_interval`` ago."""
@@ -126,6 +128,22 @@ class FaultWatch:
             if callable(terminate):
                 terminate()
         self.note(error, "connection dropped")
+
+
+def _refuse_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Replace a pooled connection whose socket the server has already closed, at no cost.
+
+    This stands in for ``pool_pre_ping``: rather than a round trip per checkout, it asks the
+    driver whether it has seen the connection end (a restart, ``pg_terminate_backend``, an idle
+    timeout), which asyncpg knows as soon as the event loop reads the socket's end. The pool
+    then discards the connection and hands out another. A connection that died without a word
+    fails its first statement instead, within the command timeout: that request gets a 503 and
+    the pool drops every connection opened before it.
+    """
+    is_closed = getattr(getattr(dbapi_connection, "driver_connection", None), "is_closed", None)
+    if is_closed is not None and is_closed():
+        msg = "The database closed this pooled connection."
+        raise DisconnectionError(msg)
 
 
 def _kind(error: BaseException) -> str:
