@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -25,6 +26,10 @@ NAMING_CONVENTION = {
 
 SOFT_DELETE_TABLES: set[Any] = set()
 """Tables of `SoftDelete` models; statements touching none of them skip the filter."""
+
+SOFT_DELETE_MAPPED: list[Callable[[], None]] = []
+"""Called whenever a `SoftDelete` model is mapped: the session filter installs itself then, so
+apps without one pay nothing for it."""
 
 
 def utcnow() -> datetime:
@@ -109,6 +114,8 @@ class SoftDelete:
         table = getattr(cls, "__table__", None)
         if table is not None:
             SOFT_DELETE_TABLES.add(table)
+            for callback in SOFT_DELETE_MAPPED:
+                callback()
 
     @property
     def is_deleted(self) -> bool:
