@@ -69,7 +69,7 @@ class ProductOut(ProductIn):
     version: int
 
 
-Products = Annotated[ProductRepository, Depends()]
+Products = Annotated[ProductRepository, Depends(ProductRepository.for_request)]
 ProductSort = Annotated[
     list[SortField], Depends(sort_params("name", "price_cents", "created_at", default="name"))
 ]

@@ -39,7 +39,9 @@ router = APIRouter()
 
 
 @router.post("/accounts", status_code=201)
-async def register(email: str, accounts: Annotated[Accounts, Depends()]) -> dict[str, str]:
+async def register(
+    email: str, accounts: Annotated[Accounts, Depends(Accounts.for_request)]
+) -> dict[str, str]:
     account = await accounts.register(email)
     return {"email": account.email}
 

@@ -55,7 +55,7 @@ class NoteOut(NoteIn):
     created_at: datetime
 
 
-Notes = Annotated[NoteRepository, Depends()]
+Notes = Annotated[NoteRepository, Depends(NoteRepository.for_request)]
 NoteSort = Annotated[
     list[SortField], Depends(sort_params("created_at", "title", default="-created_at"))
 ]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -18,7 +19,13 @@ from fastapi_pro.errors import install_error_handlers
 from tests.db.models import Product, ProductRepository
 from tests.servers import free_port
 
-ProductRepo = Annotated[ProductRepository, Depends()]
+ProductRepo = Annotated[ProductRepository, Depends(ProductRepository.for_request)]
+
+
+class ThreadNoting(ProductRepository):
+    def __init__(self, session: SessionDep) -> None:
+        super().__init__(session)
+        self.thread = threading.current_thread()
 
 
 async def session_of_a_dependency(session: SessionDep) -> AsyncSession:
@@ -36,6 +43,14 @@ def make_app(db: Database) -> FastAPI:
         repo: ProductRepo,
     ) -> dict[str, bool]:
         return {"shared": session is via_dependency is repo.session}
+
+    @app.get("/built-in")
+    async def built_in(
+        documented: Annotated[ThreadNoting, Depends(ThreadNoting.for_request)],
+        on_the_class: Annotated[ThreadNoting, Depends()],
+    ) -> dict[str, bool]:
+        here = threading.current_thread()
+        return {"for_request": documented.thread is here, "class": on_the_class.thread is here}
 
     @app.post("/products/{sku}", status_code=201)
     async def create(sku: str, repo: ProductRepo) -> dict[str, str]:
@@ -255,3 +270,18 @@ async def test_the_endpoints_own_os_errors_are_not_mistaken_for_the_database(
     assert response.status_code == 500
     assert response.json()["code"] == "internal_server_error"
     assert any("FileNotFoundError" in r.getMessage() for r in caplog.records)
+
+
+async def test_for_request_builds_the_repository_without_a_thread_hop(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/built-in")
+    # Depends() on the class runs its constructor in FastAPI's threadpool; for_request does not.
+    assert response.json() == {"for_request": True, "class": False}
+
+
+async def test_routes_using_for_request_document_the_repository_problems(
+    client: httpx.AsyncClient,
+) -> None:
+    operation = (await client.get("/openapi.json")).json()["paths"]["/products/{sku}"]["post"]
+    assert {"404", "409", "503"} <= set(operation["responses"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Generic, TypeVar, get_args, get_origin
+from typing import Any, Generic, Self, TypeVar, get_args, get_origin
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, Select, func, inspect, select
@@ -40,9 +40,9 @@ class ReadRepository(Generic[ModelT]):
 
     Every method runs at most one SQL statement on the success path, translates database errors
     into `AppError`s, hides soft-deleted rows unless ``include_deleted=True``, and passes loader
-    ``options`` through. A repository takes the request's session, so it is a dependency itself:
-    ``repo: Annotated[OrderRepository, Depends()]``. Operations that use it document the 404
-    its lookups raise, besides the session's problems.
+    ``options`` through. A repository takes the request's session:
+    ``Annotated[OrderRepository, Depends(OrderRepository.for_request)]``. Operations that use it
+    document the 404 its lookups raise, besides the session's problems.
     """
 
     model: type[ModelT]
@@ -50,6 +50,15 @@ class ReadRepository(Generic[ModelT]):
 
     def __init__(self, session: SessionDep) -> None:
         self.session: AsyncSession = session
+
+    @classmethod
+    async def for_request(cls, session: SessionDep) -> Self:
+        """The repository on the request's session: ``Depends(OrderRepository.for_request)``.
+
+        Prefer it to ``Depends()`` on the class: FastAPI runs a class's synchronous constructor
+        in its threadpool, one thread hop per request, and awaits this coroutine in place.
+        """
+        return cls(session)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -27,9 +27,9 @@ class Repository(ReadRepository[ModelT]):
 
     Every method runs at most one SQL statement on the success path, translates database errors
     into `AppError`s, hides soft-deleted rows unless ``include_deleted=True``, and passes loader
-    ``options`` through. A repository takes the request's session, so it is a dependency itself:
-    ``repo: Annotated[OrderRepository, Depends()]``. Reads are documented on `ReadRepository`.
-    Operations that use it document its 404 and its 409s (`StaleVersionError`,
+    ``options`` through. A repository takes the request's session:
+    ``Annotated[OrderRepository, Depends(OrderRepository.for_request)]``. Reads are documented
+    on `ReadRepository`. Operations that use it document its 404 and its 409s (`StaleVersionError`,
     `UniqueViolationError`, `ForeignKeyViolationError`), besides the session's problems.
     """
 

@@ -49,7 +49,8 @@ def declare_problems(
 
     Returns:
         A function that marks its argument (a function, a class or a callable instance) and
-        returns it unchanged.
+        returns it unchanged. A marked class's classmethods, used as dependencies, declare
+        the same problems.
     """
     declared = _Declared(tuple(errors), tuple(scoped))
 
@@ -60,8 +61,16 @@ def declare_problems(
     return mark
 
 
+def _declaration(call: Any) -> Any:
+    """What ``call`` declares; a method bound to a marked class speaks for that class."""
+    declared = getattr(call, _MARK, None)
+    if declared is None:
+        declared = getattr(getattr(call, "__self__", None), _MARK, None)
+    return declared
+
+
 def _declared_by(dependant: Any) -> Iterator[type[AppError]]:
-    declared = getattr(dependant.call, _MARK, None) if dependant.call is not None else None
+    declared = _declaration(dependant.call) if dependant.call is not None else None
     if isinstance(declared, _Declared):
         yield from declared.always
         if dependant.own_oauth_scopes:

@@ -45,8 +45,8 @@ class BookmarkOut(BookmarkIn):
 
 
 Me = CurrentUser[User]
-UsersDep = Annotated[Users, Depends()]
-BookmarksDep = Annotated[Bookmarks, Depends()]
+UsersDep = Annotated[Users, Depends(Users.for_request)]
+BookmarksDep = Annotated[Bookmarks, Depends(Bookmarks.for_request)]
 BookmarkSort = Annotated[
     list[SortField], Depends(sort_params("title", "created_at", default="-created_at"))
 ]

@@ -55,8 +55,8 @@ class OrderService:
 
     def __init__(
         self,
-        orders: Annotated[OrderRepository, Depends()],
-        products: Annotated[ProductRepository, Depends()],
+        orders: Annotated[OrderRepository, Depends(OrderRepository.for_request)],
+        products: Annotated[ProductRepository, Depends(ProductRepository.for_request)],
     ) -> None:
         self.orders = orders
         self.products = products

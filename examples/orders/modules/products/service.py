@@ -15,7 +15,9 @@ from fastapi_pro.db import Page, PageParams, SortField
 class ProductService:
     """Create, read, change and retire products."""
 
-    def __init__(self, products: Annotated[ProductRepository, Depends()]) -> None:
+    def __init__(
+        self, products: Annotated[ProductRepository, Depends(ProductRepository.for_request)]
+    ) -> None:
         self.products = products
 
     async def create(self, data: ProductCreate) -> Product:

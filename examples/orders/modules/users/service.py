@@ -42,7 +42,11 @@ def principal_for(user: User) -> Principal:
 class UserService:
     """Accounts: create them and check their passwords."""
 
-    def __init__(self, users: Annotated[UserRepository, Depends()], hasher: HasherDep) -> None:
+    def __init__(
+        self,
+        users: Annotated[UserRepository, Depends(UserRepository.for_request)],
+        hasher: HasherDep,
+    ) -> None:
         self.users = users
         self.hasher = hasher
 
