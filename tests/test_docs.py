@@ -101,6 +101,7 @@ async def test_data_layer_example_runs_end_to_end(
             gone = await client.get(f"/products/{desk['id']}")
             remaining = (await client.get("/products")).json()
             bad_sort = await client.get("/products?sort=secret")
+            skus = (await client.get("/skus")).json()
 
     assert duplicate.status_code == 409
     assert duplicate.json()["fields"] == ["sku"]
@@ -113,6 +114,7 @@ async def test_data_layer_example_runs_end_to_end(
     assert gone.status_code == 404
     assert [p["name"] for p in remaining["items"]] == ["Chair", "Lamp"]
     assert bad_sort.status_code == 400
+    assert skus == ["a", "c"]  # the deleted desk is hidden by the route's own filter
 
 
 async def test_auth_example_logs_in_refreshes_and_checks_scopes(client_for: ClientFactory) -> None:

@@ -27,6 +27,7 @@ class ItemRepository(Repository[Item]):
 
 async def check(session: AsyncSession) -> None:
     repo = ItemRepository(session)
+    assert_type(await ItemRepository.for_request(session), ItemRepository)
     assert_type(repo.model, type[Item])
     assert_type(await repo.get(1), Item)
     assert_type(await repo.get_or_none(1), Item | None)

@@ -3,7 +3,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
-from sqlalchemy import String
+from sqlalchemy import String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fastapi_pro.db import (
@@ -11,6 +11,7 @@ from fastapi_pro.db import (
     Database,
     Page,
     PageParamsDep,
+    ReadConnectionDep,
     Repository,
     SoftDelete,
     SortField,
@@ -110,3 +111,9 @@ async def update_product(
 @app.delete("/products/{product_id}", status_code=204)
 async def delete_product(product_id: uuid.UUID, products: Products) -> None:
     await products.delete(product_id)  # soft delete: hidden from every read from now on
+
+
+@app.get("/skus")
+async def list_skus(read: ReadConnectionDep) -> list[str]:
+    visible = select(Product.sku).where(Product.deleted_at.is_(None)).order_by(Product.sku)
+    return list(await read.scalars(visible))

@@ -54,7 +54,12 @@ from fastapi_pro.db._pagination import (
 )
 from fastapi_pro.db._reads import ReadRepository
 from fastapi_pro.db._repository import Repository
-from fastapi_pro.db._session import SessionDep, get_session
+from fastapi_pro.db._session import (
+    ReadConnectionDep,
+    SessionDep,
+    get_read_connection,
+    get_session,
+)
 from fastapi_pro.db._soft_delete import INCLUDE_DELETED
 from fastapi_pro.db._uuid7 import uuid7
 
@@ -76,6 +81,7 @@ __all__ = [
     "Page",
     "PageParams",
     "PageParamsDep",
+    "ReadConnectionDep",
     "ReadRepository",
     "Repository",
     "SessionDep",
@@ -90,6 +96,7 @@ __all__ = [
     "Versioned",
     "apply_sort",
     "cursor_params",
+    "get_read_connection",
     "get_session",
     "page_params",
     "paginate",

@@ -15,6 +15,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -111,6 +112,19 @@ def _release(session: Session) -> None:
             session.rollback()
     finally:
         session.close()
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """Database errors raised inside the block as `AppError`s; the caller's own pass as they are."""
+    try:
+        yield
+    except _DATABASE_ERRORS as error:
+        raise_translated(error)
+    except OSError as error:  # refused, lost or timed out in the driver: 503
+        if from_driver(error):
+            raise_translated(error)
+        raise
 
 
 def _commit_and_release(session: Session) -> None:
@@ -290,14 +304,8 @@ class Database:
         session = self.sessionmaker()
         ended = False
         try:
-            try:
+            with _translated():
                 yield session
-            except _DATABASE_ERRORS as error:  # the caller's own errors pass as they are
-                raise_translated(error)
-            except OSError as error:  # refused, lost or timed out in the driver: 503
-                if from_driver(error):
-                    raise_translated(error)
-                raise
             ended = True  # shielded: a cancelled request still commits or rolls back whole
             try:  # the commit flushes what is pending: the same errors can arise
                 await asyncio.shield(session.run_sync(_commit_and_release))
@@ -306,6 +314,33 @@ class Database:
         finally:
             if not ended:
                 await asyncio.shield(session.run_sync(_release))
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """Open a connection for reads with Core statements: the lean path, without a session.
+
+        On PostgreSQL each statement runs on its own (autocommit): no ``BEGIN`` and no
+        ``COMMIT``, so a one-statement read is one round trip instead of three, and no ORM
+        identity map is built. Statements after the first do not share its snapshot: use a
+        session when several reads must agree, and for every write. Errors are translated as
+        in `session`, and the connection returns to the pool even when the caller is cancelled.
+        """
+        self._check_allowed()
+        bound = self.sessionmaker.kw.get("bind")
+        if isinstance(bound, AsyncConnection):  # a test's connection: read inside its transaction
+            with _translated():
+                yield bound
+            return
+        connection = self.engine.connect()
+        try:
+            with _translated():
+                await connection.start()
+                if self.dialect == "postgresql":
+                    await connection.execution_options(isolation_level="AUTOCOMMIT")
+                yield connection
+        finally:
+            if connection.sync_connection is not None:  # checked out: return it to the pool
+                await asyncio.shield(connection.close())
 
     async def ping(self, timeout: float = 1.0) -> None:  # noqa: ASYNC109 - probes need a bound
         """Run ``SELECT 1`` through a small pool of its own, never waiting for the request pool.

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from starlette.requests import HTTPConnection
 
 from fastapi_pro.db._database import Database
@@ -48,4 +48,30 @@ async def create_order(order: OrderIn, session: SessionDep) -> OrderOut: ...
 ```
 
 A dependency with ``yield`` that uses it must itself have ``scope="function"``.
+"""
+
+
+@declare_problems(DatabaseUnavailableError, TransactionConflictError, InvalidValueError)
+async def get_read_connection(connection: HTTPConnection) -> AsyncIterator[AsyncConnection]:
+    """Yield a connection for the request's reads (`Database.read`), released before the response.
+
+    Operations that use it document the 503 problems a read can end in.
+    """
+    async with Database.of(connection).read() as read:
+        yield read
+
+
+ReadConnectionDep = Annotated[AsyncConnection, Depends(get_read_connection, scope="function")]
+"""A pooled connection for Core reads, without a session or a transaction around them.
+
+Expands to ``Annotated[AsyncConnection, Depends(get_read_connection, scope="function")]``:
+
+```python
+@app.get("/tags")
+async def tags(db: ReadConnectionDep) -> dict[str, list[str]]:
+    return {"tags": list(await db.scalars(select(Tag.name).order_by(Tag.name)))}
+```
+
+On PostgreSQL a one-statement read is one round trip (no ``BEGIN`` or ``COMMIT``). Use
+`SessionDep` for writes and for reads that must see one snapshot.
 """
