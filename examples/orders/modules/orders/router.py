@@ -33,7 +33,7 @@ async def current_viewer(user: CurrentUser[User], principal: CurrentPrincipal) -
     return Viewer(user_id=user.id, staff=principal.has_roles(Role.STAFF))
 
 
-Orders = Annotated[OrderService, Depends()]
+Orders = Annotated[OrderService, Depends(OrderService.for_request)]
 ViewerDep = Annotated[Viewer, Depends(current_viewer)]
 OrderSort = Annotated[
     list[SortField], Depends(sort_params("created_at", "total_cents", default="-created_at"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Self
 
 from fastapi import Depends
 
@@ -53,13 +53,18 @@ class Viewer:
 class OrderService:
     """Orders: place, read and move them through `TRANSITIONS`."""
 
-    def __init__(
-        self,
-        orders: Annotated[OrderRepository, Depends(OrderRepository.for_request)],
-        products: Annotated[ProductRepository, Depends(ProductRepository.for_request)],
-    ) -> None:
+    def __init__(self, orders: OrderRepository, products: ProductRepository) -> None:
         self.orders = orders
         self.products = products
+
+    @classmethod
+    async def for_request(
+        cls,
+        orders: Annotated[OrderRepository, Depends(OrderRepository.for_request)],
+        products: Annotated[ProductRepository, Depends(ProductRepository.for_request)],
+    ) -> Self:
+        """The service on the request's session (a coroutine: FastAPI awaits it in place)."""
+        return cls(orders, products)
 
     async def place(self, customer_id: int, data: OrderCreate) -> Order:
         """Create a pending order, copying each product's current name and price.

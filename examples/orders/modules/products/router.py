@@ -25,7 +25,7 @@ router = APIRouter(
     prefix="/products", tags=["products"], dependencies=[Security(current_principal)]
 )
 
-Products = Annotated[ProductService, Depends()]
+Products = Annotated[ProductService, Depends(ProductService.for_request)]
 ProductSort = Annotated[
     list[SortField], Depends(sort_params("name", "price_cents", "created_at", default="name"))
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Self
 
 from fastapi import Depends
 
@@ -15,10 +15,15 @@ from fastapi_pro.db import Page, PageParams, SortField
 class ProductService:
     """Create, read, change and retire products."""
 
-    def __init__(
-        self, products: Annotated[ProductRepository, Depends(ProductRepository.for_request)]
-    ) -> None:
+    def __init__(self, products: ProductRepository) -> None:
         self.products = products
+
+    @classmethod
+    async def for_request(
+        cls, products: Annotated[ProductRepository, Depends(ProductRepository.for_request)]
+    ) -> Self:
+        """The service on the request's session (a coroutine: FastAPI awaits it in place)."""
+        return cls(products)
 
     async def create(self, data: ProductCreate) -> Product:
         """Add a product; a taken SKU is a 409 ``unique_violation``."""

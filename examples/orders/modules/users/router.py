@@ -14,7 +14,7 @@ from fastapi_pro.errors import problem_responses
 
 router = APIRouter(prefix="/users", tags=["users"])
 
-Users = Annotated[UserService, Depends()]
+Users = Annotated[UserService, Depends(UserService.for_request)]
 
 
 @router.post("", status_code=201, responses=problem_responses(EmailTakenError))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, cast
+from typing import Annotated, Self, cast
 
 from fastapi import Depends
 from starlette.requests import HTTPConnection
@@ -42,13 +42,18 @@ def principal_for(user: User) -> Principal:
 class UserService:
     """Accounts: create them and check their passwords."""
 
-    def __init__(
-        self,
-        users: Annotated[UserRepository, Depends(UserRepository.for_request)],
-        hasher: HasherDep,
-    ) -> None:
+    def __init__(self, users: UserRepository, hasher: PasswordHasher) -> None:
         self.users = users
         self.hasher = hasher
+
+    @classmethod
+    async def for_request(
+        cls,
+        users: Annotated[UserRepository, Depends(UserRepository.for_request)],
+        hasher: HasherDep,
+    ) -> Self:
+        """The service on the request's session (a coroutine: FastAPI awaits it in place)."""
+        return cls(users, hasher)
 
     async def register(self, data: UserCreate, *, role: Role = Role.CUSTOMER) -> User:
         """Create an account with a hashed password.
