@@ -10,7 +10,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import Depends, FastAPI
 from pydantic import BaseModel
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import Select, exists, func, literal_column, select
 from sqlalchemy.orm import aliased
 
 from fastapi_pro.db import (
@@ -358,3 +358,14 @@ async def test_the_feed_refuses_bad_sorts_and_cursors(
     assert unknown.json()["allowed"] == ["favorites_count", "title", "author"]
     assert (tampered.status_code, tampered.json()["code"]) == (400, "invalid_cursor")
     assert (other_sort.status_code, other_sort.json()["code"]) == (400, "invalid_cursor")
+
+
+async def test_a_keyset_column_without_a_python_type_is_refused_on_the_first_page(
+    db: Database,
+) -> None:
+    untyped = literal_column("1").label("one")
+    async with db.sessionmaker() as session:
+        with pytest.raises(TypeError, match="type_coerce"):
+            await ArticleRepository(session).cursor_page(
+                CursorParams(), columns=[untyped], sort=[SortField("one")], into=Seen
+            )

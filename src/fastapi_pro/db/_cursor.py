@@ -289,11 +289,26 @@ def _keyed(
     expressions = [_expression(column) for column, _ in order]
     keyed = statement.add_columns(*(e.label(f"_key{i}") for i, e in enumerate(expressions)))
     keyed = keyed.order_by(*(c.desc() if d else c.asc() for c, d in order))
+    types = [_python_type(e) for e in expressions]  # checked on the first page too
     if not cursor:
         return keyed
-    values = codec.decode(cursor, [e.type.python_type for e in expressions])
+    values = codec.decode(cursor, types)
     after = _after([(e, d) for e, (_, d) in zip(expressions, order, strict=True)], values)
     return keyed.having(after) if keyed._group_by_clauses else keyed.where(after)
+
+
+def _python_type(expression: Any) -> type:
+    try:
+        python_type: type = expression.type.python_type
+    except NotImplementedError:
+        python_type = object
+    if python_type is object:  # untyped, e.g. literal_column(): no cursor could be read back
+        msg = (
+            f"Keyset column {expression} has no Python type; "
+            "give it one with type_coerce(expression, Integer) or cast()."
+        )
+        raise TypeError(msg)
+    return python_type
 
 
 def _expression(column: Any) -> Any:
