@@ -343,16 +343,14 @@ class ReadRepository(Generic[ModelT]):
         named = {**labelled_columns(statement), **(sortable or {})}
         columns = {}
         for field in sort:
-            if field.name in named:
-                columns[field.name] = named[field.name]
-            elif field.name in self._columns:
-                columns[field.name] = getattr(self.model, field.name)
-            else:
+            column = named.get(field.name, getattr(self.model, field.name, None))
+            if column is None:
                 msg = (
-                    f"Cannot sort {self.model.__name__} by {field.name!r}: it is no column of the"
-                    " model nor a label of the select; map it with sortable=."
+                    f"Cannot sort {self.model.__name__} by {field.name!r}: it is no attribute of"
+                    " the model nor a label of the select; map it with sortable=."
                 )
                 raise ValueError(msg)
+            columns[field.name] = column
         return columns
 
     def _where(
