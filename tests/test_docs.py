@@ -117,6 +117,51 @@ async def test_data_layer_example_runs_end_to_end(
     assert skus == ["a", "c"]  # the deleted desk is hidden by the route's own filter
 
 
+async def test_feed_example_pages_rows_with_computed_and_joined_columns(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    module = load("db_feed")
+    await module.db.create_all(module.Base.metadata)
+    async with module.db.session() as session:
+        ann, bob = module.Author(username="ann"), module.Author(username="bob")
+        session.add_all([ann, bob])
+        await session.flush()
+        posts = [module.Article(slug=f"p{i}", title=f"P{i}", author_id=bob.id) for i in range(3)]
+        session.add_all(posts)
+        await session.flush()
+        session.add_all(
+            [
+                module.Favorite(article_id=posts[1].id, author_id=ann.id),
+                module.Favorite(article_id=posts[1].id, author_id=bob.id),
+                module.Favorite(article_id=posts[2].id, author_id=bob.id),
+                module.Follow(follower_id=ann.id, followed_id=bob.id),
+            ]
+        )
+    async with LifespanManager(module.app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            page = (await client.get(f"/articles?me={ann.id}&limit=2")).json()
+            first = (await client.get(f"/articles/feed?me={bob.id}&limit=2&sort=author")).json()
+            cursor = first["next_cursor"]
+            rest = await client.get(f"/articles/feed?me={bob.id}&sort=author&cursor={cursor}")
+            other_sort = await client.get(f"/articles/feed?me={bob.id}&cursor={cursor}")
+            bad_sort = await client.get(f"/articles?me={ann.id}&sort=secret")
+
+    author = {"username": "bob"}
+    assert page["items"] == [
+        {"slug": "p1", "title": "P1", "favorites_count": 2, "favorited": True,
+         "author_followed": True, "author": author},
+        {"slug": "p2", "title": "P2", "favorites_count": 1, "favorited": False,
+         "author_followed": True, "author": author},
+    ]  # fmt: skip
+    assert (page["total"], page["has_next"]) == (3, True)
+    assert [(a["slug"], a["favorited"]) for a in first["items"]] == [("p0", False), ("p1", True)]
+    assert [a["slug"] for a in rest.json()["items"]] == ["p2"]
+    assert other_sort.json()["code"] == "invalid_cursor"
+    assert bad_sort.json()["code"] == "invalid_sort"
+
+
 async def test_auth_example_logs_in_refreshes_and_checks_scopes(client_for: ClientFactory) -> None:
     module = load("auth_app")
     key, record = module.api_keys.generate("reporting", scopes=["orders:read"])

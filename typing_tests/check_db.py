@@ -1,7 +1,9 @@
 """Static checks of the data layer's generic types: mypy must accept this file."""
 
-from typing import assert_type
+from typing import Any, assert_type
 
+from pydantic import BaseModel
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped
 
@@ -9,9 +11,12 @@ from fastapi_pro.db import (
     Base,
     BigIntPrimaryKey,
     CursorPage,
+    CursorParams,
     Page,
     PageParams,
     Repository,
+    paginate,
+    paginate_cursor,
 )
 
 
@@ -19,6 +24,11 @@ class Item(BigIntPrimaryKey, Base):
     __tablename__ = "items"
 
     name: Mapped[str]
+
+
+class ItemOut(BaseModel):
+    name: str
+    rank: int
 
 
 class ItemRepository(Repository[Item]):
@@ -38,4 +48,23 @@ async def check(session: AsyncSession) -> None:
     assert_type(await repo.count(), int)
     assert_type(
         (await repo.cursor_page(__import__("fastapi_pro.db").db.CursorParams())), CursorPage[Item]
+    )
+
+
+async def check_pages_of_rows(session: AsyncSession) -> None:
+    repo = ItemRepository(session)
+    rank = func.count().label("rank")
+    params, cursor = PageParams(), CursorParams()
+    order = [(Item.id, False)]
+    assert_type(await repo.page(params, columns=[rank], into=ItemOut), Page[ItemOut])
+    assert_type(await repo.cursor_page(cursor, columns=[rank], into=ItemOut), CursorPage[ItemOut])
+    assert_type(await paginate(session, select(Item), params), Page[Item])
+    assert_type(await paginate(session, select(Item, rank), params), Page[dict[str, Any]])
+    assert_type(await paginate(session, select(Item, rank), params, into=ItemOut), Page[ItemOut])
+    assert_type(
+        await paginate_cursor(session, select(Item.name), cursor, order=order), CursorPage[str]
+    )
+    assert_type(
+        await paginate_cursor(session, select(Item, rank), cursor, order=order, into=ItemOut),
+        CursorPage[ItemOut],
     )

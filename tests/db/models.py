@@ -67,6 +67,35 @@ class Event(BigIntPrimaryKey, Model):
     ref: Mapped[uuid.UUID | None] = mapped_column(default=None)
 
 
+class Author(BigIntPrimaryKey, Model):
+    __tablename__ = "authors"
+
+    username: Mapped[str] = mapped_column(String(50), unique=True)
+    bio: Mapped[str] = mapped_column(String(200), default="")
+
+
+class Article(BigIntPrimaryKey, Model):
+    __tablename__ = "articles"
+
+    slug: Mapped[str] = mapped_column(String(50), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    author_id: Mapped[int] = mapped_column(ForeignKey("authors.id"))
+
+
+class Favorite(Model):
+    __tablename__ = "favorites"
+
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), primary_key=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("authors.id"), primary_key=True)
+
+
+class Follow(Model):
+    __tablename__ = "follows"
+
+    follower_id: Mapped[int] = mapped_column(ForeignKey("authors.id"), primary_key=True)
+    followed_id: Mapped[int] = mapped_column(ForeignKey("authors.id"), primary_key=True)
+
+
 class ProductRepository(Repository[Product]):
     pass
 
@@ -76,4 +105,8 @@ class CategoryRepository(Repository[Category]):
 
 
 class EventRepository(Repository[Event]):
+    pass
+
+
+class ArticleRepository(Repository[Article]):
     pass

@@ -11,13 +11,14 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, overload
 
 from fastapi import Query
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, Select, and_, literal, or_
+from sqlalchemy import ColumnElement, Label, Select, and_, literal, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fastapi_pro.db._rows import AnySelect, SchemaT, row_items
 from fastapi_pro.db._soft_delete import INCLUDE_DELETED
 from fastapi_pro.errors import BadRequestError, declare_problems
 
@@ -144,6 +145,9 @@ class _Codec:
         return hmac.new(self._key, message, hashlib.sha256).digest()[:_MAC_BYTES]
 
     def encode(self, values: Sequence[Any]) -> str:
+        if any(value is None for value in values):
+            msg = "A keyset column is NULL in a row; wrap nullable expressions in coalesce()."
+            raise ValueError(msg)
         payload = json.dumps([_to_json(v) for v in values], separators=(",", ":")).encode()
         return f"{_b64(payload)}.{_b64(self._mac(payload))}"
 
@@ -177,52 +181,136 @@ def _after(keys: Sequence[tuple[Any, bool]], values: Sequence[Any]) -> ColumnEle
     return or_(*clauses)
 
 
+@overload
+async def paginate_cursor(
+    session: AsyncSession,
+    statement: AnySelect,
+    params: CursorParams,
+    *,
+    order: Sequence[tuple[Any, bool]],
+    into: type[SchemaT],
+    include_deleted: bool = ...,
+    key: bytes | None = ...,
+) -> CursorPage[SchemaT]: ...
+
+
+@overload
 async def paginate_cursor(
     session: AsyncSession,
     statement: Select[T],
     params: CursorParams,
     *,
     order: Sequence[tuple[Any, bool]],
+    into: None = None,
+    include_deleted: bool = ...,
+    key: bytes | None = ...,
+) -> CursorPage[T]: ...
+
+
+@overload
+async def paginate_cursor(
+    session: AsyncSession,
+    statement: Select[Any, Any, *tuple[Any, ...]],
+    params: CursorParams,
+    *,
+    order: Sequence[tuple[Any, bool]],
+    into: None = None,
+    include_deleted: bool = ...,
+    key: bytes | None = ...,
+) -> CursorPage[dict[str, Any]]: ...
+
+
+async def paginate_cursor(
+    session: AsyncSession,
+    statement: AnySelect,
+    params: CursorParams,
+    *,
+    order: Sequence[tuple[Any, bool]],
+    into: type[BaseModel] | None = None,
     include_deleted: bool = False,
     key: bytes | None = None,
-) -> CursorPage[T]:
+) -> CursorPage[Any]:
     """Return the page of ``statement`` after ``params.cursor``, ordered by ``order``.
 
     Args:
         session: The session to run the query in.
-        statement: A ``SELECT`` of one entity, without ``ORDER BY``.
+        statement: A ``SELECT`` without ``ORDER BY``: of one entity, or of several entities
+            and columns (items as in `paginate`).
         params: The cursor and limit of the request.
-        order: ``(mapped attribute, descending)`` pairs; the last one must be unique (the
-            primary key), and none may be nullable.
+        order: ``(expression, descending)`` pairs: mapped attributes, or computed or joined
+            columns (a labelled subquery, an ``EXISTS``, an aggregate of a grouped statement).
+            The last one must be unique (the primary key), and none may be NULL: mapped
+            nullable columns are refused, computed ones need a ``coalesce``.
+        into: A pydantic model to validate each item into (see `paginate`).
         include_deleted: Show soft-deleted rows.
         key: HMAC key for cursors; defaults to the one of the session's `Database`.
 
     Raises:
         BadRequestError: When the cursor is malformed, altered, or was made for another order.
     """
-    key = key or session.info.get(CURSOR_KEY)
-    if not key:
+    codec = _Codec(_cursor_key(session, key), _signature(order))
+    keyed = _keyed(statement, order, params.cursor, codec)
+    result = await session.execute(
+        keyed.limit(params.limit + 1), execution_options={INCLUDE_DELETED: include_deleted}
+    )
+    rows = result.all()
+    has_next = len(rows) > params.limit
+    rows = rows[: params.limit]
+    next_cursor = codec.encode(rows[-1][-len(order) :]) if has_next else None
+    items = row_items(list(result.keys())[: -len(order)], rows, into)
+    return CursorPage(items=items, next_cursor=next_cursor, limit=params.limit, has_next=has_next)
+
+
+def _cursor_key(session: AsyncSession, key: bytes | None) -> bytes:
+    found: bytes | None = key or session.info.get(CURSOR_KEY)
+    if not found:
         msg = "No cursor key: use a session from a Database, or pass key=."
         raise RuntimeError(msg)
-    columns = [column for column, _ in order]
-    for column in columns:
+    return found
+
+
+def _signature(order: Sequence[tuple[Any, bool]]) -> str:
+    """The order a cursor is made for, refusing nullable mapped columns."""
+    for column, _ in order:
         if getattr(getattr(column, "expression", column), "nullable", False):
             msg = f"Keyset column {column} is nullable; keyset pagination needs NOT NULL columns."
             raise ValueError(msg)
-    signature = ",".join(f"{'-' if d else ''}{c}" for c, d in order)
-    codec = _Codec(key, signature)
-    ordered = statement.order_by(*(c.desc() if d else c.asc() for c, d in order))
-    if params.cursor:
-        values = codec.decode(params.cursor, [c.type.python_type for c in columns])
-        ordered = ordered.where(_after(order, values))
-    result = await session.execute(
-        ordered.limit(params.limit + 1), execution_options={INCLUDE_DELETED: include_deleted}
-    )
-    items = list(result.scalars().all())
-    has_next = len(items) > params.limit
-    items = items[: params.limit]
-    next_cursor = None
-    if has_next:
-        last = items[-1]
-        next_cursor = codec.encode([getattr(last, c.key) for c in columns])
-    return CursorPage(items=items, next_cursor=next_cursor, limit=params.limit, has_next=has_next)
+    return ",".join(f"{'-' if d else ''}{c}" for c, d in order)
+
+
+def _keyed(
+    statement: Select[Any], order: Sequence[tuple[Any, bool]], cursor: str | None, codec: _Codec
+) -> Select[Any]:
+    """``statement`` ordered by ``order``, after ``cursor``, with the keys as last columns.
+
+    The keys are selected again (``_key0``...) so the cursor is read from any row shape. The
+    condition goes in ``HAVING`` for a grouped statement, whose keys may be aggregates.
+    """
+    expressions = [_expression(column) for column, _ in order]
+    keyed = statement.add_columns(*(e.label(f"_key{i}") for i, e in enumerate(expressions)))
+    keyed = keyed.order_by(*(c.desc() if d else c.asc() for c, d in order))
+    types = [_python_type(e) for e in expressions]  # checked on the first page too
+    if not cursor:
+        return keyed
+    values = codec.decode(cursor, types)
+    after = _after([(e, d) for e, (_, d) in zip(expressions, order, strict=True)], values)
+    return keyed.having(after) if keyed._group_by_clauses else keyed.where(after)
+
+
+def _python_type(expression: Any) -> type:
+    try:
+        python_type: type = expression.type.python_type
+    except NotImplementedError:
+        python_type = object
+    if python_type is object:  # untyped, e.g. literal_column(): no cursor could be read back
+        msg = (
+            f"Keyset column {expression} has no Python type; "
+            "give it one with type_coerce(expression, Integer) or cast()."
+        )
+        raise TypeError(msg)
+    return python_type
+
+
+def _expression(column: Any) -> Any:
+    """The expression under a label: a label's name is valid in ``ORDER BY`` only."""
+    return column.element if isinstance(column, Label) else column

@@ -7,13 +7,14 @@ import inspect
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar, overload
 
 from fastapi import Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fastapi_pro.db._rows import AnySelect, SchemaT, row_items
 from fastapi_pro.db._soft_delete import INCLUDE_DELETED
 from fastapi_pro.errors import BadRequestError, declare_problems, quote_input
 
@@ -181,52 +182,103 @@ def apply_sort(
     return statement.order_by(*order)
 
 
+@overload
+async def paginate(
+    session: AsyncSession,
+    statement: AnySelect,
+    params: PageParams,
+    *,
+    into: type[SchemaT],
+    count: CountStrategy = ...,
+    include_deleted: bool = ...,
+) -> Page[SchemaT]: ...
+
+
+@overload
 async def paginate(
     session: AsyncSession,
     statement: Select[T],
     params: PageParams,
     *,
+    into: None = None,
+    count: CountStrategy = ...,
+    include_deleted: bool = ...,
+) -> Page[T]: ...
+
+
+@overload
+async def paginate(
+    session: AsyncSession,
+    statement: Select[Any, Any, *tuple[Any, ...]],
+    params: PageParams,
+    *,
+    into: None = None,
+    count: CountStrategy = ...,
+    include_deleted: bool = ...,
+) -> Page[dict[str, Any]]: ...
+
+
+async def paginate(
+    session: AsyncSession,
+    statement: AnySelect,
+    params: PageParams,
+    *,
+    into: type[BaseModel] | None = None,
     count: CountStrategy = "subquery",
     include_deleted: bool = False,
-) -> Page[T]:
+) -> Page[Any]:
     """Run ``statement`` for one page and return a `Page` (see `CountStrategy`).
 
-    The statement should be ordered (by a unique key last) for stable pages.
+    The statement should be ordered (by a unique key last) for stable pages. Items are the
+    values of a one-column statement (``select(Model)`` gives entities); a statement of several
+    entities and columns gives a dict per row, keyed by label. With ``into``, each item is that
+    pydantic model, validated from the entity or from the row: a field is read from the
+    column of that label first, then from the attributes of the row's entities.
     """
     limit, offset = params.limit, params.offset
     options = {INCLUDE_DELETED: include_deleted}
     total: int | None
     if count == "none":
-        result = await session.execute(
-            statement.limit(limit + 1).offset(offset), execution_options=options
-        )
-        items = list(result.scalars().all())
-        return Page(
-            items=items[:limit], total=None, limit=limit, offset=offset, has_next=len(items) > limit
-        )
+        keys, rows = await _rows(session, statement.limit(limit + 1).offset(offset), options)
+        items = row_items(keys, rows[:limit], into)
+        return Page(items=items, total=None, limit=limit, offset=offset, has_next=len(rows) > limit)
     if count == "exact":
         total = await _count(session, statement, options)
-        result = await session.execute(
-            statement.limit(limit).offset(offset), execution_options=options
-        )
-        items = list(result.scalars().all())
+        keys, rows = await _rows(session, statement.limit(limit).offset(offset), options)
     else:
-        total_column = (
-            func.count().over()
-            if count == "window"
-            else _count_statement(statement).correlate(None).scalar_subquery()
-        )
-        paged = statement.add_columns(total_column.label("_total")).limit(limit).offset(offset)
-        rows = (await session.execute(paged, execution_options=options)).all()
-        items = [row[0] for row in rows]
-        if rows:
-            total = rows[0][-1]
-        elif offset:  # past the end: the total is in no row, so count it
-            total = await _count(session, statement, options)
-        else:
-            total = 0
+        keys, rows, total = await _counted_rows(session, statement, params, count, options)
+    items = row_items(keys, rows, into)
     has_next = offset + len(items) < (total or 0)
     return Page(items=items, total=total, limit=limit, offset=offset, has_next=has_next)
+
+
+async def _rows(
+    session: AsyncSession, statement: Select[Any], options: dict[str, Any]
+) -> tuple[list[str], Sequence[Any]]:
+    result = await session.execute(statement, execution_options=options)
+    return list(result.keys()), result.all()
+
+
+async def _counted_rows(
+    session: AsyncSession,
+    statement: Select[Any],
+    params: PageParams,
+    count: CountStrategy,
+    options: dict[str, Any],
+) -> tuple[list[str], Sequence[Any], int]:
+    """The rows of one page and the total, from one statement carrying a ``_total`` column."""
+    total_column = (
+        func.count().over()
+        if count == "window"
+        else _count_statement(statement).correlate(None).scalar_subquery()
+    )
+    paged = statement.add_columns(total_column.label("_total"))
+    keys, rows = await _rows(session, paged.limit(params.limit).offset(params.offset), options)
+    if rows:
+        return keys[:-1], rows, int(rows[0][-1])
+    if params.offset:  # past the end: the total is in no row, so count it
+        return keys[:-1], rows, await _count(session, statement, options)
+    return keys[:-1], rows, 0
 
 
 def _count_statement(statement: Select[Any]) -> Select[int]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Generic, Self, TypeVar, get_args, get_origin
+from typing import Any, Generic, Self, TypeVar, get_args, get_origin, overload
 from uuid import UUID
 
+from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, func, inspect, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +26,7 @@ from fastapi_pro.db._pagination import (
     apply_sort,
     paginate,
 )
+from fastapi_pro.db._rows import AnySelect, SchemaT, is_multi_column, labelled_columns
 from fastapi_pro.db._session import SessionDep
 from fastapi_pro.db._soft_delete import INCLUDE_DELETED
 from fastapi_pro.errors import NotFoundError, declare_problems, quote_input
@@ -185,49 +187,180 @@ class ReadRepository(Generic[ModelT]):
             statement = statement.where(*self._where(where, filters))
         return statement
 
+    @overload
     async def page(
         self,
         params: PageParams,
         *where: ColumnElement[bool],
+        into: type[SchemaT],
+        columns: Sequence[Any] = ...,
+        statement: AnySelect | None = ...,
+        sortable: Mapping[str, Any] | None = ...,
+        sort: Sequence[SortField] = ...,
+        count: CountStrategy = ...,
+        options: Sequence[ORMOption] = ...,
+        include_deleted: bool = ...,
+        **filters: Any,
+    ) -> Page[SchemaT]: ...
+
+    @overload
+    async def page(
+        self,
+        params: PageParams,
+        *where: ColumnElement[bool],
+        into: None = None,
+        statement: Select[ModelT] | None = ...,
+        sortable: Mapping[str, Any] | None = ...,
+        sort: Sequence[SortField] = ...,
+        count: CountStrategy = ...,
+        options: Sequence[ORMOption] = ...,
+        include_deleted: bool = ...,
+        **filters: Any,
+    ) -> Page[ModelT]: ...
+
+    async def page(
+        self,
+        params: PageParams,
+        *where: ColumnElement[bool],
+        into: type[BaseModel] | None = None,
+        columns: Sequence[Any] = (),
+        statement: AnySelect | None = None,
+        sortable: Mapping[str, Any] | None = None,
         sort: Sequence[SortField] = (),
         count: CountStrategy = "subquery",
         options: Sequence[ORMOption] = (),
         include_deleted: bool = False,
         **filters: Any,
-    ) -> Page[ModelT]:
-        """Return one offset page, sorted by ``sort`` then the primary key (see `paginate`)."""
-        statement = self.select(*where, **filters)
-        if options:
-            statement = statement.options(*options)
-        if sort:
-            columns = {field.name: getattr(self.model, field.name) for field in sort}
-            statement = apply_sort(statement, sort, columns)
-        statement = statement.order_by(self._pk)
-        return await paginate(
-            self.session, statement, params, count=count, include_deleted=include_deleted
+    ) -> Page[Any]:
+        """Return one offset page, sorted by ``sort`` then the primary key (see `paginate`).
+
+        Args:
+            params: The limit and offset of the request.
+            where: Conditions, as for `list`.
+            into: A pydantic model each item is validated into; needed with ``columns`` or a
+                ``statement`` of several columns, whose rows it is filled from (see `paginate`).
+            columns: Columns added to the select of the model, such as a labelled correlated
+                count or ``EXISTS`` flag.
+            statement: The select to page instead of `select`'s, such as one with joins.
+            sortable: Sort field names mapped to any column expression, such as a joined
+                entity's column. A labelled column of the select is sortable by its label, and
+                any other name is the model's attribute.
+            sort: The sort fields (from `sort_params`, which checks them against its list).
+            count: How to find the total (see `CountStrategy`).
+            options: Loader options.
+            include_deleted: Show soft-deleted rows.
+            filters: Column values to match, as for `list`.
+        """
+        selected = self._page_statement(
+            where, filters, options=options, columns=columns, statement=statement, into=into
         )
+        if sort:
+            selected = apply_sort(selected, sort, self._sort_columns(selected, sort, sortable))
+        selected = selected.order_by(self._pk)
+        return await paginate(
+            self.session, selected, params, into=into, count=count, include_deleted=include_deleted
+        )
+
+    @overload
+    async def cursor_page(
+        self,
+        params: CursorParams,
+        *where: ColumnElement[bool],
+        into: type[SchemaT],
+        columns: Sequence[Any] = ...,
+        statement: AnySelect | None = ...,
+        sortable: Mapping[str, Any] | None = ...,
+        sort: Sequence[SortField] = ...,
+        options: Sequence[ORMOption] = ...,
+        include_deleted: bool = ...,
+        **filters: Any,
+    ) -> CursorPage[SchemaT]: ...
+
+    @overload
+    async def cursor_page(
+        self,
+        params: CursorParams,
+        *where: ColumnElement[bool],
+        into: None = None,
+        statement: Select[ModelT] | None = ...,
+        sortable: Mapping[str, Any] | None = ...,
+        sort: Sequence[SortField] = ...,
+        options: Sequence[ORMOption] = ...,
+        include_deleted: bool = ...,
+        **filters: Any,
+    ) -> CursorPage[ModelT]: ...
 
     async def cursor_page(
         self,
         params: CursorParams,
         *where: ColumnElement[bool],
+        into: type[BaseModel] | None = None,
+        columns: Sequence[Any] = (),
+        statement: AnySelect | None = None,
+        sortable: Mapping[str, Any] | None = None,
         sort: Sequence[SortField] = (),
         options: Sequence[ORMOption] = (),
         include_deleted: bool = False,
         **filters: Any,
-    ) -> CursorPage[ModelT]:
+    ) -> CursorPage[Any]:
         """Return one keyset page, sorted by ``sort`` then the primary key.
 
+        The arguments are those of `page`; computed and joined sort columns must never be NULL.
         See `paginate_cursor`.
         """
-        order = [(getattr(self.model, field.name), field.descending) for field in sort]
+        selected = self._page_statement(
+            where, filters, options=options, columns=columns, statement=statement, into=into
+        )
+        by_name = self._sort_columns(selected, sort, sortable)
+        order = [(by_name[field.name], field.descending) for field in sort]
         order.append((getattr(self.model, self._pk_name), bool(sort and sort[-1].descending)))
-        statement = self.select(*where, **filters).options(*options)
         return await paginate_cursor(
-            self.session, statement, params, order=order, include_deleted=include_deleted
+            self.session,
+            selected,
+            params,
+            order=order,
+            into=into,
+            include_deleted=include_deleted,
         )
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def _page_statement(
+        self,
+        where: Sequence[ColumnElement[bool]],
+        filters: Mapping[str, Any],
+        *,
+        options: Sequence[ORMOption],
+        columns: Sequence[Any],
+        statement: Select[Any] | None,
+        into: type[BaseModel] | None,
+    ) -> Select[Any]:
+        """The select of a page: the model's (or ``statement``), filtered, with ``columns``."""
+        selected = self.select() if statement is None else statement
+        if where or filters:
+            selected = selected.where(*self._where(where, filters))
+        selected = selected.options(*options).add_columns(*columns)
+        if into is None and is_multi_column(selected):
+            msg = "A page of several columns needs into=, a pydantic model to fill from each row."
+            raise TypeError(msg)
+        return selected
+
+    def _sort_columns(
+        self, statement: Select[Any], sort: Sequence[SortField], sortable: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        """Each sort field's expression: from ``sortable``, a label of the select, or the model."""
+        named = {**labelled_columns(statement), **(sortable or {})}
+        columns = {}
+        for field in sort:
+            column = named.get(field.name, getattr(self.model, field.name, None))
+            if column is None:
+                msg = (
+                    f"Cannot sort {self.model.__name__} by {field.name!r}: it is no attribute of"
+                    " the model nor a label of the select; map it with sortable=."
+                )
+                raise ValueError(msg)
+            columns[field.name] = column
+        return columns
 
     def _where(
         self, where: Sequence[ColumnElement[bool]], filters: Mapping[str, Any]
