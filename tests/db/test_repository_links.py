@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import inspect, select
+from sqlalchemy import event, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fastapi_pro.db import Database, StaleVersionError, UniqueViolationError
@@ -222,3 +222,20 @@ async def test_delete_runs_the_orm_cascade_and_sees_a_vanished_parent(db: Databa
             await PlaylistRepository(second).delete(theirs)
     async with db.sessionmaker() as session:
         assert (await session.scalars(select(Track))).all() == []
+
+
+async def test_delete_runs_mapper_delete_listeners(session: AsyncSession) -> None:
+    deleted: list[str] = []
+
+    def record(_mapper: object, _connection: object, target: Event) -> None:
+        deleted.append(target.kind)
+
+    event.listen(Event, "after_delete", record)
+    try:
+        repo = EventRepository(session)
+        await repo.delete(await repo.add(Event(kind="heard")))
+    finally:
+        event.remove(Event, "after_delete", record)
+
+    assert deleted == ["heard"]
+    assert await repo.count() == 0

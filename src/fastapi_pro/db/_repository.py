@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -23,7 +22,6 @@ from fastapi_pro.errors import AppError, NotFoundError, declare_problems
 _MANY_TO_ONE = RelationshipDirection.MANYTOONE
 
 
-@functools.cache
 def _runs_orm_deletes(mapper: Mapper[Any]) -> bool:
     """Whether deleting an instance does ORM-side work a primary-key ``DELETE`` would skip."""
     return bool(mapper.dispatch.before_delete or mapper.dispatch.after_delete) or any(
