@@ -96,6 +96,8 @@ async def test_add_if_absent_on_a_soft_delete_model_needs_conflict(session: Asyn
         await LikeRepository(session).add_if_absent({"user": "ann", "product": "p"})
     with pytest.raises(ValueError, match="no column"):
         await FollowRepository(session).add_if_absent(FOLLOW, conflict=["colour"])
+    with pytest.raises(ValueError, match=r"needs conflict=\[...\]: .* not 'follower'"):
+        await FollowRepository(session).add_if_absent(FOLLOW, conflict="follower")
 
 
 # -- upsert with nothing to update ---------------------------------------------------------------
@@ -192,6 +194,19 @@ async def test_delete_of_a_row_deleted_meanwhile_is_not_found(
 
         with pytest.raises(NotFoundError):
             await repository(second).delete(theirs, hard=hard)
+
+
+async def test_hard_delete_of_a_row_soft_deleted_meanwhile_is_not_found(db: Database) -> None:
+    async with db.session() as session:
+        added = await ProductRepository(session).add(product())
+    async with db.sessionmaker() as first, db.sessionmaker() as second:
+        mine = await ProductRepository(first).get(added.id)
+        theirs = await ProductRepository(second).get(added.id)
+        await ProductRepository(first).delete(mine)
+        await first.commit()
+
+        with pytest.raises(NotFoundError):
+            await ProductRepository(second).delete(theirs, hard=True)
 
 
 async def test_delete_of_a_row_changed_meanwhile_is_stale(db: Database) -> None:

@@ -170,7 +170,7 @@ class Repository(ReadRepository[ModelT]):
             conflict: Columns of the unique index or constraint to match on.
             update: Columns to overwrite on conflict; default: every given column but those.
         """
-        self._check_conflict(values, conflict, update or ())
+        self._check_conflict("upsert", values, conflict, update or ())
         statement = self._dialect_insert()(self.model).values(dict(values))
         columns = update if update is not None else [c for c in values if c not in conflict]
         set_ = self._conflict_set(statement, columns)
@@ -195,7 +195,7 @@ class Repository(ReadRepository[ModelT]):
         ``values`` and returned (``ON CONFLICT (...) DO UPDATE ... WHERE deleted_at IS NOT
         NULL``), so ``conflict`` is required there.
         """
-        self._check_columns([*values, *(conflict or ())])
+        self._check_conflict("add_if_absent", values, conflict)
         statement = self._dialect_insert()(self.model).values(dict(values))
         if self._soft:
             statement = self._restore_deleted(statement, values, conflict)
@@ -231,15 +231,20 @@ class Repository(ReadRepository[ModelT]):
         return set_
 
     def _check_conflict(
-        self, values: Mapping[str, Any], conflict: Sequence[str], update: Sequence[str]
+        self,
+        method: str,
+        values: Mapping[str, Any],
+        conflict: Sequence[str] | None,
+        update: Sequence[str] = (),
     ) -> None:
-        if not conflict or isinstance(conflict, str):
+        empty = conflict is not None and len(conflict) == 0
+        if isinstance(conflict, str) or empty or (conflict is None and method == "upsert"):
             msg = (
-                f"upsert() on {self.model.__name__} needs conflict=[...]: the columns of the "
+                f"{method}() on {self.model.__name__} needs conflict=[...]: the columns of the "
                 f"unique index or constraint to match on, not {conflict!r}."
             )
             raise ValueError(msg)
-        self._check_columns([*values, *conflict, *update])
+        self._check_columns([*values, *(conflict or ()), *update])
 
     async def delete(self, target: ModelT | Any, *, hard: bool = False) -> None:
         """Delete one row, given as an instance or a primary key.
@@ -274,7 +279,7 @@ class Repository(ReadRepository[ModelT]):
         else:
             deleted = await self._delete_row(instance, where)
         if not deleted:  # failure path only: tell a vanished row from a changed one
-            raise await self._vanished_or_stale(instance, where[: len(state.identity)], hard)
+            raise await self._vanished_or_stale(instance, where[: len(state.identity)])
 
     def _loaded_row(self, instance: ModelT, identity: tuple[Any, ...]) -> list[Any]:
         """Criteria matching the instance's row as loaded: primary key, then version."""
@@ -314,9 +319,9 @@ class Repository(ReadRepository[ModelT]):
         await self._flush()
         return True
 
-    async def _vanished_or_stale(self, instance: ModelT, key: list[Any], hard: bool) -> AppError:
+    async def _vanished_or_stale(self, instance: ModelT, key: list[Any]) -> AppError:
         id = getattr(instance, self._pk_name)
-        if self._version is not None and await self.exists(*key, include_deleted=hard):
+        if self._version is not None and await self.exists(*key):  # still there, and visible
             return self._stale(id, getattr(instance, self._version.key))
         return self._not_found(id)
 
@@ -366,7 +371,7 @@ class Repository(ReadRepository[ModelT]):
             return postgresql.insert
         if dialect == "sqlite":
             return sqlite.insert
-        msg = f"upsert() supports PostgreSQL and SQLite, not {dialect}."
+        msg = f"upsert() and add_if_absent() support PostgreSQL and SQLite, not {dialect}."
         raise NotImplementedError(msg)
 
     def _stale(self, id: Any, expected: int) -> StaleVersionError:
