@@ -44,6 +44,8 @@ async def check(session: AsyncSession) -> None:
     assert_type(await repo.list(), list[Item])
     assert_type(await repo.add(Item(name="x")), Item)
     assert_type(await repo.update(1, {"name": "y"}), Item)
+    assert_type(await repo.add_if_absent({"name": "x"}), Item | None)
+    assert_type(await repo.upsert({"name": "x"}, conflict=["name"]), Item)
     assert_type(await repo.page(PageParams()), Page[Item])
     assert_type(await repo.count(), int)
     assert_type(

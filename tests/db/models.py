@@ -96,6 +96,44 @@ class Follow(Model):
     followed_id: Mapped[int] = mapped_column(ForeignKey("authors.id"), primary_key=True)
 
 
+class Subscription(Model):
+    """A link table: its primary key is the pair."""
+
+    __tablename__ = "subscriptions"
+
+    follower: Mapped[str] = mapped_column(String(50), primary_key=True)
+    followed: Mapped[str] = mapped_column(String(50), primary_key=True)
+
+
+class Like(BigIntPrimaryKey, SoftDelete, Model):
+    """A soft-deleted link row with a surrogate key and no version."""
+
+    __tablename__ = "likes"
+    __table_args__ = (UniqueConstraint("user", "product"),)
+
+    user: Mapped[str] = mapped_column(String(50))
+    product: Mapped[str] = mapped_column(String(50))
+    note: Mapped[str] = mapped_column(String(50), default="")
+
+
+class Playlist(BigIntPrimaryKey, Model):
+    """A parent whose delete cascades in the ORM, not in the database."""
+
+    __tablename__ = "playlists"
+
+    name: Mapped[str] = mapped_column(String(50))
+    tracks: Mapped[list[Track]] = relationship(
+        "tests.db.models.Track", cascade="all, delete-orphan"
+    )
+
+
+class Track(BigIntPrimaryKey, Model):
+    __tablename__ = "tracks"
+
+    playlist_id: Mapped[int] = mapped_column(ForeignKey("playlists.id"))
+    title: Mapped[str] = mapped_column(String(50))
+
+
 class ProductRepository(Repository[Product]):
     pass
 
@@ -109,4 +147,16 @@ class EventRepository(Repository[Event]):
 
 
 class ArticleRepository(Repository[Article]):
+    pass
+
+
+class SubscriptionRepository(Repository[Subscription]):
+    pass
+
+
+class LikeRepository(Repository[Like]):
+    pass
+
+
+class PlaylistRepository(Repository[Playlist]):
     pass

@@ -6,8 +6,9 @@ import builtins
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, insert, update
+from sqlalchemy import ColumnElement, delete, insert, inspect, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapper, RelationshipDirection
 
 from fastapi_pro.db._errors import (
     ForeignKeyViolationError,
@@ -16,7 +17,19 @@ from fastapi_pro.db._errors import (
 )
 from fastapi_pro.db._models import utcnow
 from fastapi_pro.db._reads import ModelT, ReadRepository, shown_id
-from fastapi_pro.errors import NotFoundError, declare_problems
+from fastapi_pro.errors import AppError, NotFoundError, declare_problems
+
+_MANY_TO_ONE = RelationshipDirection.MANYTOONE
+
+
+def _runs_orm_deletes(mapper: Mapper[Any]) -> bool:
+    """Whether deleting an instance does ORM-side work a primary-key ``DELETE`` would skip."""
+    return bool(mapper.dispatch.before_delete or mapper.dispatch.after_delete) or any(
+        not relationship.viewonly
+        and (relationship.cascade.delete or relationship.direction is not _MANY_TO_ONE)
+        for relationship in mapper.relationships
+    )
+
 
 _STALE = "{name} {id} was changed by someone else (version {expected} expected); reload it."
 
@@ -147,17 +160,67 @@ class Repository(ReadRepository[ModelT]):
         """Insert a row, or update the one that has the same ``conflict`` columns.
 
         One ``INSERT ... ON CONFLICT (...) DO UPDATE ... RETURNING`` statement (PostgreSQL and
-        SQLite). A soft-deleted row that conflicts is restored.
+        SQLite). A soft-deleted row that conflicts is restored. When there is nothing to update
+        (every given column is a conflict column, or ``update=[]``, on a model without
+        `Timestamps`, `SoftDelete` or `Versioned`), the existing row is returned unchanged:
+        the statement sets a conflict column to its own value, so it still returns the row.
 
         Args:
             values: Column values for the insert.
             conflict: Columns of the unique index or constraint to match on.
             update: Columns to overwrite on conflict; default: every given column but those.
         """
-        self._check_columns(values)
-        insert = self._dialect_insert()
-        statement = insert(self.model).values(dict(values))
+        self._check_conflict("upsert", values, conflict, update or ())
+        statement = self._dialect_insert()(self.model).values(dict(values))
         columns = update if update is not None else [c for c in values if c not in conflict]
+        set_ = self._conflict_set(statement, columns)
+        if not set_:  # a no-op update, so that RETURNING still gives the existing row
+            set_ = {conflict[0]: statement.excluded[conflict[0]]}
+        statement = statement.on_conflict_do_update(index_elements=conflict, set_=set_)
+        result = await self._execute(statement.returning(self.model), True, populate_existing=True)
+        return result.scalars().one()  # type: ignore[no-any-return]
+
+    async def add_if_absent(
+        self, values: Mapping[str, Any], *, conflict: Sequence[str] | None = None
+    ) -> ModelT | None:
+        """Insert a row unless one with the same key exists; return it, or ``None`` if one did.
+
+        One ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` statement (PostgreSQL and SQLite),
+        so concurrent calls with the same values insert exactly one row and none of them fails:
+        the way to write follow or favorite rows of a link table. Without ``conflict`` any
+        unique or primary-key conflict counts; with it, only that index's, and other
+        violations raise `UniqueViolationError`.
+
+        For `SoftDelete` models a soft-deleted row counts as absent: it is restored with
+        ``values`` and returned (``ON CONFLICT (...) DO UPDATE ... WHERE deleted_at IS NOT
+        NULL``), so ``conflict`` is required there.
+        """
+        self._check_conflict("add_if_absent", values, conflict)
+        statement = self._dialect_insert()(self.model).values(dict(values))
+        if self._soft:
+            statement = self._restore_deleted(statement, values, conflict)
+        else:
+            statement = statement.on_conflict_do_nothing(index_elements=conflict or None)
+        result = await self._execute(statement.returning(self.model), True, populate_existing=True)
+        return result.scalars().one_or_none()  # type: ignore[no-any-return]
+
+    def _restore_deleted(
+        self, statement: Any, values: Mapping[str, Any], conflict: Sequence[str] | None
+    ) -> Any:
+        if not conflict:
+            msg = (
+                f"add_if_absent() on {self.model.__name__}, a SoftDelete model, needs conflict=: "
+                "the columns of the unique index whose soft-deleted row it restores."
+            )
+            raise ValueError(msg)
+        set_ = self._conflict_set(statement, [c for c in values if c not in conflict])
+        deleted_at = self.model.__table__.c.deleted_at  # type: ignore[attr-defined]
+        return statement.on_conflict_do_update(
+            index_elements=conflict, set_=set_, where=deleted_at.is_not(None)
+        )
+
+    def _conflict_set(self, statement: Any, columns: Sequence[str]) -> dict[str, Any]:
+        """What an upsert sets on conflict: ``columns`` from the new row, plus the mixins'."""
         set_: dict[str, Any] = {column: statement.excluded[column] for column in columns}
         if "updated_at" in self._columns:
             set_.setdefault("updated_at", utcnow())
@@ -165,27 +228,102 @@ class Repository(ReadRepository[ModelT]):
             set_.setdefault("deleted_at", None)
         if self._version is not None:
             set_.setdefault(self._version.key, self._version + 1)
-        statement = statement.on_conflict_do_update(index_elements=conflict, set_=set_)
-        result = await self._execute(statement.returning(self.model), True, populate_existing=True)
-        return result.scalars().one()  # type: ignore[no-any-return]
+        return set_
+
+    def _check_conflict(
+        self,
+        method: str,
+        values: Mapping[str, Any],
+        conflict: Sequence[str] | None,
+        update: Sequence[str] = (),
+    ) -> None:
+        empty = conflict is not None and len(conflict) == 0
+        if isinstance(conflict, str) or empty or (conflict is None and method == "upsert"):
+            msg = (
+                f"{method}() on {self.model.__name__} needs conflict=[...]: the columns of the "
+                f"unique index or constraint to match on, not {conflict!r}."
+            )
+            raise ValueError(msg)
+        self._check_columns([*values, *(conflict or ()), *update])
 
     async def delete(self, target: ModelT | Any, *, hard: bool = False) -> None:
         """Delete one row, given as an instance or a primary key.
 
-        Models with `SoftDelete` get ``deleted_at`` set instead, unless ``hard=True``.
+        Models with `SoftDelete` get ``deleted_at`` set instead, unless ``hard=True``. An
+        instance is deleted by one statement on its primary key (and its version, for
+        `Versioned` models), then leaves the session; a soft-deleted one is refreshed from
+        ``RETURNING``. Mappers with ORM-side delete work (a relationship that cascades deletes
+        or nulls foreign keys, or ``before_delete``/``after_delete`` listeners) go through
+        ``session.delete()`` instead, after a statement that locks the row.
 
         Raises:
-            NotFoundError: When no (visible) row has this key.
+            NotFoundError: When no (visible) row has this key: also when another transaction
+                deleted (or soft-deleted) the instance's row since it was loaded.
+            StaleVersionError: When a `Versioned` instance's row changed since it was loaded.
         """
         if isinstance(target, self.model):
-            if self._soft and not hard:
-                target.deleted_at = utcnow()  # type: ignore[attr-defined]
-            else:
-                await self.session.delete(target)
-            await self._flush()
-            return
-        if await self.delete_many(self._pk == target, hard=hard) == 0:
+            await self._delete_instance(target, hard=hard or not self._soft)
+        elif await self.delete_many(self._pk == target, hard=hard) == 0:
             raise self._not_found(target)
+
+    async def _delete_instance(self, instance: ModelT, *, hard: bool) -> None:
+        await self._flush()  # pending changes first: the version matched below is the stored one
+        state = inspect(instance)
+        if state.identity is None:  # never stored
+            raise self._not_found(getattr(instance, self._pk_name))
+        where = self._loaded_row(instance, state.identity)
+        if not hard:
+            deleted = await self._soft_delete_row(where)
+        elif _runs_orm_deletes(inspect(self.model)):
+            deleted = await self._delete_through_session(instance, where)
+        else:
+            deleted = await self._delete_row(instance, where)
+        if not deleted:  # failure path only: tell a vanished row from a changed one
+            raise await self._vanished_or_stale(instance, where[: len(state.identity)])
+
+    def _loaded_row(self, instance: ModelT, identity: tuple[Any, ...]) -> list[Any]:
+        """Criteria matching the instance's row as loaded: primary key, then version."""
+        mapper: Mapper[Any] = inspect(self.model)
+        key = zip(mapper.primary_key, identity, strict=True)
+        where = [column == value for column, value in key]
+        if self._version is not None:
+            where.append(self._version == getattr(instance, self._version.key))
+        return where
+
+    async def _soft_delete_row(self, where: list[Any]) -> bool:
+        values: dict[str, Any] = {"deleted_at": utcnow()}
+        if self._version is not None:
+            values[self._version.key] = self._version + 1
+        statement = update(self.model).where(*where).values(values).returning(self.model)
+        result = await self._execute(
+            statement, False, synchronize_session=False, populate_existing=True
+        )
+        return result.scalars().one_or_none() is not None  # refreshed the instance
+
+    async def _delete_row(self, instance: ModelT, where: list[Any]) -> bool:
+        statement = delete(self.model).where(*where)
+        result = await self._execute(statement, True, synchronize_session=False)
+        if result.rowcount != 1:
+            return False
+        if instance in self.session:
+            self.session.expunge(instance)  # gone from the database, so from the identity map
+        return True
+
+    async def _delete_through_session(self, instance: ModelT, where: list[Any]) -> bool:
+        """Lock the row with a no-op UPDATE, then let the unit of work delete it and cascade."""
+        lock = update(self.model).where(*where).values({self._pk_name: self._pk})
+        result = await self._execute(lock, True, synchronize_session=False)
+        if result.rowcount != 1:
+            return False
+        await self.session.delete(instance)
+        await self._flush()
+        return True
+
+    async def _vanished_or_stale(self, instance: ModelT, key: list[Any]) -> AppError:
+        id = getattr(instance, self._pk_name)
+        if self._version is not None and await self.exists(*key):  # still there, and visible
+            return self._stale(id, getattr(instance, self._version.key))
+        return self._not_found(id)
 
     async def delete_many(
         self, *where: ColumnElement[bool], hard: bool = False, **filters: Any
@@ -233,7 +371,7 @@ class Repository(ReadRepository[ModelT]):
             return postgresql.insert
         if dialect == "sqlite":
             return sqlite.insert
-        msg = f"upsert() supports PostgreSQL and SQLite, not {dialect}."
+        msg = f"upsert() and add_if_absent() support PostgreSQL and SQLite, not {dialect}."
         raise NotImplementedError(msg)
 
     def _stale(self, id: Any, expected: int) -> StaleVersionError:
