@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import ColumnElement, Select, and_, literal, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fastapi_pro.db._page_model import PageModel
 from fastapi_pro.db._soft_delete import INCLUDE_DELETED
 from fastapi_pro.errors import BadRequestError, declare_problems
 
@@ -30,7 +31,7 @@ _MAC_BYTES = 16
 _MAX_CURSOR = 2048
 
 
-class CursorPage(BaseModel, Generic[T]):
+class CursorPage(PageModel, Generic[T]):
     """One page of a keyset-paginated list; pass ``next_cursor`` back to get the next one."""
 
     items: list[T]

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from fastapi import Depends, Query
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fastapi_pro.db._page_model import PageModel
 from fastapi_pro.db._soft_delete import INCLUDE_DELETED
 from fastapi_pro.errors import BadRequestError, declare_problems, quote_input
 
@@ -33,7 +34,7 @@ total stays right (it is never reported as 0 for a non-empty table).
 """
 
 
-class Page(BaseModel, Generic[T]):
+class Page(PageModel, Generic[T]):
     """One page of items with its position and, unless counting was skipped, the total."""
 
     items: list[T]
