@@ -174,3 +174,14 @@ async def test_a_page_of_rows_without_response_model_is_a_500_naming_the_fix(
     logged = "\n".join(str(r.exc_info[1]) for r in caplog.records if r.exc_info)
     assert "This Page holds Product rows, which have no JSON form" in logged
     assert "annotate `-> Page[ProductOut]`" in logged
+
+
+def test_a_page_of_a_model_holding_arbitrary_types_is_declared_as_before() -> None:
+    class Labelled(BaseModel):
+        model_config = ConfigDict(arbitrary_types_allowed=True)
+        shelf: Shelf
+
+    app = FastAPI()
+    app.get("/labelled")(_returning(Page[Labelled]))
+
+    assert [route.path for route in app.routes][-1] == "/labelled"

@@ -88,7 +88,7 @@ def _schemaless_item(page: type[BaseModel]) -> str | None:
         if model is not None:
             advice = schema_advice(model, page.__name__)
             return f"{page.__name__} cannot be a response model or a field: {advice}"
-    unknown = _instance_check(page.__pydantic_core_schema__)
+    unknown = _instance_check(page.__pydantic_core_schema__, page)
     if unknown is None:
         return None
     return (
@@ -97,14 +97,20 @@ def _schemaless_item(page: type[BaseModel]) -> str | None:
     )
 
 
-def _instance_check(schema: Any) -> type | None:
-    """The class of the first bare ``isinstance`` check (an arbitrary type) in a core schema."""
+def _instance_check(schema: Any, page: type) -> type | None:
+    """The class of the first bare ``isinstance`` check (an arbitrary type) in ``page``'s schema.
+
+    Models and dataclasses inside it are not searched: they serialise as they were declared.
+    """
     if isinstance(schema, dict):
-        if schema.get("type") == "is-instance" and "serialization" not in schema:
+        kind = schema.get("type")
+        if kind == "is-instance" and "serialization" not in schema:
             return schema["cls"]  # type: ignore[no-any-return]
+        if kind in {"model", "dataclass"} and schema.get("cls") is not page:
+            return None
         values: Any = schema.values()
     elif isinstance(schema, list | tuple):
         values = schema
     else:
         return None
-    return next((c for v in values if (c := _instance_check(v)) is not None), None)
+    return next((c for v in values if (c := _instance_check(v, page)) is not None), None)
