@@ -90,8 +90,7 @@ async def create_product(body: ProductIn, products: Products) -> ProductOut:
 async def list_products(
     products: Products, page: PageParamsDep, sort: ProductSort
 ) -> Page[ProductOut]:
-    result = await products.page(page, sort=sort)
-    return Page[ProductOut].model_validate(result, from_attributes=True)
+    return await products.page(page, sort=sort, into=ProductOut)
 
 
 @app.get("/products/{product_id}")

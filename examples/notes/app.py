@@ -85,8 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/notes")
     async def list_notes(notes: Notes, page: PageParamsDep, sort: NoteSort) -> Page[NoteOut]:
-        result = await notes.page(page, sort=sort)
-        return Page[NoteOut].model_validate(result, from_attributes=True)
+        return await notes.page(page, sort=sort)
 
     @app.get("/notes/{note_id}", responses=problem_responses(NotFoundError))
     async def read_note(note_id: int, notes: Notes) -> NoteOut:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, Label, Select, and_, literal, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fastapi_pro.db._page_model import PageModel
 from fastapi_pro.db._rows import AnySelect, SchemaT, row_items
 from fastapi_pro.db._soft_delete import INCLUDE_DELETED
 from fastapi_pro.errors import BadRequestError, declare_problems
@@ -31,7 +32,7 @@ _MAC_BYTES = 16
 _MAX_CURSOR = 2048
 
 
-class CursorPage(BaseModel, Generic[T]):
+class CursorPage(PageModel, Generic[T]):
     """One page of a keyset-paginated list; pass ``next_cursor`` back to get the next one."""
 
     items: list[T]

@@ -7,11 +7,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from pydantic import GetCoreSchemaHandler, PydanticSchemaGenerationError
+from pydantic_core import CoreSchema
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, Uuid
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from fastapi_pro.db._page_model import schema_advice
 from fastapi_pro.db._uuid7 import uuid7
 
 NAMING_CONVENTION = {
@@ -73,6 +76,19 @@ class Base(AsyncAttrs, DeclarativeBase):
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), uuid.UUID: Uuid()}
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        """Refuse a model as a response model or pydantic field, naming the schema to declare.
+
+        Models that allow arbitrary types still hold rows (an ``isinstance`` check).
+        """
+        try:
+            return handler(source)
+        except PydanticSchemaGenerationError:
+            advice = schema_advice(cls, cls.__name__)
+            msg = f"{cls.__name__} cannot be a response model or a field: {advice}"
+            raise TypeError(msg) from None
 
 
 class UUIDPrimaryKey:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fastapi_pro.db._page_model import PageModel
 from fastapi_pro.db._rows import AnySelect, SchemaT, row_items
 from fastapi_pro.db._soft_delete import INCLUDE_DELETED
 from fastapi_pro.errors import BadRequestError, declare_problems, quote_input
@@ -34,7 +35,7 @@ total stays right (it is never reported as 0 for a non-empty table).
 """
 
 
-class Page(BaseModel, Generic[T]):
+class Page(PageModel, Generic[T]):
     """One page of items with its position and, unless counting was skipped, the total."""
 
     items: list[T]

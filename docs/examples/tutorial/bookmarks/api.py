@@ -86,8 +86,7 @@ async def add_bookmark(body: BookmarkIn, me: Me, bookmarks: BookmarksDep) -> Boo
 async def list_bookmarks(
     me: Me, bookmarks: BookmarksDep, page: PageParamsDep, sort: BookmarkSort
 ) -> Page[BookmarkOut]:
-    result = await bookmarks.page(page, sort=sort, owner_id=me.id)
-    return Page[BookmarkOut].model_validate(result, from_attributes=True)
+    return await bookmarks.page(page, sort=sort, owner_id=me.id)
 
 
 @router.get("/bookmarks/{bookmark_id}", responses=problem_responses(BookmarkNotFoundError))

@@ -66,8 +66,7 @@ async def list_orders(
     status: OrderStatus | None = None,
 ) -> Page[OrderOut]:
     """Your orders, or every order for staff; ``?status=paid`` filters."""
-    result = await orders.page(viewer, page, sort, status)
-    return Page[OrderOut].model_validate(result, from_attributes=True)
+    return await orders.page(viewer, page, sort, status)
 
 
 @router.get("/{order_id}", responses=problem_responses(NotFoundError))

@@ -37,8 +37,7 @@ async def list_products(
     products: Products, page: PageParamsDep, sort: ProductSort
 ) -> Page[ProductOut]:
     """The catalogue, a page at a time (``?limit=&offset=&sort=-price_cents``)."""
-    result = await products.page(page, sort)
-    return Page[ProductOut].model_validate(result, from_attributes=True)
+    return await products.page(page, sort)
 
 
 @router.get("/{product_id}", responses=problem_responses(NotFoundError))
