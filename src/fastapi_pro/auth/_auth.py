@@ -165,10 +165,7 @@ class Auth:
     async def load_user(self, principal: Principal, session: Any = None) -> Any:
         """Return the app's user for ``principal`` (``None`` when unknown).
 
-        Args:
-            principal: The verified identity.
-            session: The request's session, for a loader that takes one; without it, such a
-                loader gets a session of its own.
+        A loader that takes a session gets ``session``, or else a session of its own.
 
         Raises:
             RuntimeError: If no user loader was registered.
