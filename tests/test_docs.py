@@ -13,8 +13,12 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from sqlalchemy import event
 
+from fastapi_pro.auth import Key, KeyRing, Tokens
+from fastapi_pro.db import Database
 from tests.conftest import ClientFactory
+from tests.servers import in_process
 
 DOCS = Path(__file__).parent.parent / "docs"
 
@@ -196,6 +200,29 @@ async def test_auth_example_logs_in_refreshes_and_checks_scopes(client_for: Clie
     assert refreshed.status_code == 200
     assert replayed.status_code == 400
     assert wrong.json()["error"] == "invalid_grant"
+
+
+async def test_session_loader_example_renames_the_member_on_one_connection(
+    tmp_path: Path,
+) -> None:
+    module = load("auth_session_loader")
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'members.db'}")
+    await database.create_all(module.Base.metadata)
+    async with database.session() as session:
+        session.add(module.Member(id=1, name="Alice"))
+    secret = "s" * 32
+    token = Tokens(KeyRing(Key.hmac(secret))).issue("1")
+    checkouts: list[object] = []
+    event.listen(database.engine.sync_engine, "checkout", lambda *_: checkouts.append(1))
+    async with in_process(module.create_app(database, secret)) as client:
+        response = await client.patch(
+            "/me", params={"name": "Alicia"}, headers={"Authorization": f"Bearer {token}"}
+        )
+    assert response.json() == {"name": "Alicia", "same_session": "True"}
+    assert len(checkouts) == 1
+    async with database.session() as session:
+        assert (await session.get_one(module.Member, 1)).name == "Alicia"
+    await database.dispose()
 
 
 async def test_external_idp_example_verifies_provider_tokens(client_for: ClientFactory) -> None:

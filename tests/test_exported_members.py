@@ -42,6 +42,7 @@ PUBLIC = {
         "Principal",
         "PrincipalReloader",
         "RedisTokenStore",
+        "RequestSession",
         "RotationResult",
         "SqlTokenStore",
         "TokenPair",

@@ -62,7 +62,7 @@ def create_app(
         app,
         settings,
         database=database,
-        user_loader=user_loader(database, hasher),
+        user_loader=user_loader(hasher),
         reload_principal=reload_principal(database, hasher),
         # creates missing tables at start-up; use migrations in earnest
         metadata=complete_metadata() if create_tables else None,

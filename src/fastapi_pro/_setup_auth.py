@@ -102,6 +102,7 @@ def build_auth(
         tokens,
         user_loader=user_loader,
         reload_principal=reload_principal,
+        request_session=database.request_session if database is not None else None,
         store=_token_store(settings, database, redis),
         check_denylist=config.check_denylist,
     )

@@ -146,7 +146,8 @@ def setup(
         metadata: Create this metadata's missing tables at start-up (demos and tests; real
             services run migrations), and the `SqlTokenStore` tables when that store is used.
         auth: Install an `Auth` built from ``settings.auth``, or this one.
-        user_loader: The `Auth`'s user loader, for ``CurrentUser``.
+        user_loader: The `Auth`'s user loader, for ``CurrentUser``; one that takes a second
+            parameter reads the user in the request's session, on the registered database.
         reload_principal: The `Auth`'s check of an identity's current grants at each refresh.
         token_url: The password-flow token endpoint, so Swagger UI's Authorize button logs in.
         health: Serve the liveness, readiness and startup probes of a `Health` built from

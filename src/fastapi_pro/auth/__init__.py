@@ -18,7 +18,13 @@ imported on first use, so a missing optional dependency never breaks ``import fa
 from typing import TYPE_CHECKING, Any
 
 from fastapi_pro.auth._api_keys import ApiKeyRecord, ApiKeys, ApiKeyStore, InMemoryApiKeyStore
-from fastapi_pro.auth._auth import Auth, PrincipalReloader, TokenPair, UserLoader
+from fastapi_pro.auth._auth import (
+    Auth,
+    PrincipalReloader,
+    RequestSession,
+    TokenPair,
+    UserLoader,
+)
 from fastapi_pro.auth._dependencies import (
     ApiKeyOrBearer,
     CurrentPrincipal,
@@ -96,6 +102,7 @@ __all__ = [
     "Principal",
     "PrincipalReloader",
     "RedisTokenStore",
+    "RequestSession",
     "RotationResult",
     "SqlTokenStore",
     "TokenPair",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -23,8 +24,13 @@ from fastapi_pro.auth._tokens import REFRESH, Tokens
 
 STATE_KEY = "fastapi_pro_auth"
 
-UserLoader = Callable[[Principal], Awaitable[Any]]
-"""``async (principal) -> user | None``: finds the app's user for a verified identity."""
+UserLoader = Callable[[Principal], Awaitable[Any]] | Callable[[Principal, Any], Awaitable[Any]]
+"""``async (principal) -> user | None``, or ``async (principal, session) -> user | None``: finds
+the app's user for a verified identity; the second form reads it in the request's own session."""
+
+RequestSession = Callable[[HTTPConnection | None], AbstractAsyncContextManager[Any]]
+"""Opens the request's unit of work (or joins it when the request has one open already); a
+unit of work of its own without a connection. `Database.request_session` is one."""
 
 PrincipalReloader = Callable[[Principal], Awaitable[Principal | None]]
 """``async (principal) -> principal | None``: the identity's current grants, or ``None`` to
@@ -52,7 +58,12 @@ class Auth:
 
     Args:
         tokens: Issues and verifies JWTs.
-        user_loader: ``async (Principal) -> User | None`` for `CurrentUser`.
+        user_loader: ``async (Principal) -> User | None`` for `CurrentUser`, or
+            ``async (Principal, session) -> User | None`` to read the user in the request's
+            own session (the one `SessionDep` gives the endpoint), which ``request_session``
+            opens.
+        request_session: Opens or joins the request's session for a loader that takes one:
+            ``database.request_session``.
         store: Refresh-token families and the access-token denylist; in memory by default
             (use `RedisTokenStore` when several processes serve the app).
         api_keys: Enables API keys for `ApiKeyOrBearer` and ``require_scopes(api_key=True)``.
@@ -75,9 +86,18 @@ class Auth:
         api_keys: ApiKeys | None = None,
         check_denylist: bool = False,
         reload_principal: PrincipalReloader | None = None,
+        request_session: RequestSession | None = None,
     ) -> None:
         self.tokens = tokens
         self.user_loader = user_loader
+        self.loader_takes_session = user_loader is not None and _takes_session(user_loader)
+        if self.loader_takes_session and request_session is None:
+            msg = (
+                "The user loader takes a session, but Auth has nowhere to open one: "
+                "Auth(..., request_session=database.request_session)."
+            )
+            raise ValueError(msg)
+        self.request_session = request_session
         self.reload_principal = reload_principal
         self.store: TokenStore = store or InMemoryTokenStore()
         self.api_keys = api_keys
@@ -142,16 +162,28 @@ class Auth:
             raise InvalidTokenError(self.realm)
         return principal
 
-    async def load_user(self, principal: Principal) -> Any:
+    async def load_user(self, principal: Principal, session: Any = None) -> Any:
         """Return the app's user for ``principal`` (``None`` when unknown).
+
+        A loader that takes a session gets ``session``, or else a session of its own.
 
         Raises:
             RuntimeError: If no user loader was registered.
         """
-        if self.user_loader is None:
+        loader: Any = self.user_loader
+        if loader is None:
             msg = "CurrentUser needs a user loader: Auth(..., user_loader=load_user)."
             raise RuntimeError(msg)
-        return await self.user_loader(principal)
+        if not self.loader_takes_session:
+            return await loader(principal)
+        if session is not None:
+            return await loader(principal, session)
+        async with self._open_session(None) as own:
+            return await loader(principal, own)
+
+    def _open_session(self, connection: HTTPConnection | None) -> AbstractAsyncContextManager[Any]:
+        assert self.request_session is not None  # noqa: S101 - __init__ checked it
+        return self.request_session(connection)
 
     # -- refresh-token families ---------------------------------------------------------------
 
@@ -220,7 +252,7 @@ class Auth:
                 scopes=principal.scopes & current.scopes,
                 roles=principal.roles & current.roles,
             )
-        if self.user_loader is not None and await self.user_loader(principal) is None:
+        if self.user_loader is not None and await self.load_user(principal) is None:
             return None
         return principal
 
@@ -242,3 +274,13 @@ class Auth:
         exp = principal.claims.get("exp")
         if principal.token_id is not None and isinstance(exp, int | float):
             await self.store.deny(principal.token_id, datetime.fromtimestamp(exp, UTC))
+
+
+def _takes_session(loader: UserLoader) -> bool:
+    """Whether ``loader`` has a second positional parameter (``async (principal, session)``)."""
+    try:
+        parameters = inspect.signature(loader).parameters.values()
+    except (TypeError, ValueError):  # a callable without a signature: the classic form
+        return False
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(parameter.kind in kinds for parameter in parameters) >= 2  # noqa: PLR2004

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Annotated, Any, NoReturn, TypeAlias, TypeVar
 
 from fastapi import Depends, Security
@@ -204,21 +204,40 @@ ApiKeyOrBearer = Annotated[Principal, Security(api_key_or_bearer_principal)]
 """A `Principal` from an ``X-API-Key`` header or a bearer token; both schemes in OpenAPI."""
 
 
+async def _loader_session(connection: HTTPConnection) -> AsyncIterator[Any]:
+    # Part of every CurrentUser's graph, whatever loader the app registers later: for a loader
+    # that takes a session, the request's session, open until the endpoint returns and shared
+    # with SessionDep (None for a loader that takes none).
+    auth = Auth.of(connection)
+    if not auth.loader_takes_session:
+        yield None
+        return
+    async with auth._open_session(connection) as session:
+        yield session
+
+
+_LoaderSession = Annotated[Any, Depends(_loader_session, scope="function")]
+
+
 @declare_problems(InvalidTokenError)
-async def current_user(connection: HTTPConnection, principal: CurrentPrincipal) -> Any:
+async def current_user(
+    connection: HTTPConnection, principal: CurrentPrincipal, session: _LoaderSession
+) -> Any:
     """The app's user for the caller, from the registered user loader; 401 when unknown."""
     auth = Auth.of(connection)
-    user = await auth.load_user(principal)
+    user = await auth.load_user(principal, session)
     if user is None:
         _fail(connection, InvalidTokenError(auth.realm))
     return user
 
 
-async def optional_user(connection: HTTPConnection, principal: OptionalPrincipal) -> Any:
+async def optional_user(
+    connection: HTTPConnection, principal: OptionalPrincipal, session: _LoaderSession
+) -> Any:
     """The app's user, or ``None`` when no credentials were sent."""
     if principal is None:
         return None
-    return await current_user(connection, principal)
+    return await current_user(connection, principal, session)
 
 
 CurrentUser: TypeAlias = Annotated[UserT, Depends(current_user)]
@@ -226,7 +245,10 @@ CurrentUser: TypeAlias = Annotated[UserT, Depends(current_user)]
 
 The app registers ``Auth(..., user_loader=load_user)`` where
 ``async def load_user(principal: Principal) -> User | None``; a principal whose user is gone
-gets a 401.
+gets a 401. A loader ``async def load_user(principal: Principal, session: AsyncSession)``
+reads the user in the request's own session, the one `SessionDep` gives the endpoint: one
+connection and one transaction per request, and the endpoint's changes to the user are
+committed with the rest.
 """
 
 OptionalUser: TypeAlias = Annotated[UserT | None, Depends(optional_user)]

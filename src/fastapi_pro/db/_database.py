@@ -35,6 +35,7 @@ from fastapi_pro.db._soft_delete import SoftDeleteSession
 from fastapi_pro.settings import DatabaseSettings
 
 STATE_KEY = "fastapi_pro_database"
+_SESSIONS_KEY = "fastapi_pro.sessions"  # the open request sessions, by Database, in the scope
 
 DEFAULT_URL = "sqlite+aiosqlite:///./app.db"
 
@@ -341,6 +342,32 @@ class Database:
         finally:
             if connection.sync_connection is not None:  # checked out: return it to the pool
                 await asyncio.shield(connection.close())
+
+    @asynccontextmanager
+    async def request_session(
+        self, connection: HTTPConnection | None
+    ) -> AsyncIterator[AsyncSession]:
+        """The session of the request on ``connection``, shared by everything that asks for it.
+
+        The first caller in a request opens it (as `session` does) and commits or rolls it back
+        when its block ends; later callers in the same request get the same session and leave
+        that to the first. `SessionDep` and the user loader of `CurrentUser` both use it, so an
+        authenticated request runs one unit of work on one connection. Without a connection
+        (a script, a token refresh), it is a session of its own.
+        """
+        sessions: dict[Database, AsyncSession] = (
+            {} if connection is None else connection.scope.setdefault(_SESSIONS_KEY, {})
+        )
+        shared = sessions.get(self)
+        if shared is not None:
+            yield shared
+            return
+        async with self.session() as session:
+            sessions[self] = session
+            try:
+                yield session
+            finally:
+                sessions.pop(self, None)
 
     async def ping(self, timeout: float = 1.0) -> None:  # noqa: ASYNC109 - probes need a bound
         """Run ``SELECT 1`` through a small pool of its own, never waiting for the request pool.

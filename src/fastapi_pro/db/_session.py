@@ -31,9 +31,10 @@ async def get_session(connection: HTTPConnection) -> AsyncIterator[AsyncSession]
     the endpoint are translated the same way. The connection goes back to the pool even when
     the request is cancelled. Operations that use it document the 503 and 422 problems that
     any unit of work can end in; a 409 depends on what the endpoint writes, and is for the
-    route to declare (`fastapi_pro.errors.problem_responses`).
+    route to declare (`fastapi_pro.errors.problem_responses`). It is the request's one
+    session (`Database.request_session`): a user loader that takes a session gets it too.
     """
-    async with Database.of(connection).session() as session:
+    async with Database.of(connection).request_session(connection) as session:
         yield session
 
 

@@ -1,6 +1,8 @@
 from collections.abc import Awaitable, Callable
 
-from fastapi_pro.auth import PasswordHasher, Principal, UserLoader
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from fastapi_pro.auth import PasswordHasher, Principal
 from fastapi_pro.db import Database
 
 from bookmarks.models import User, Users
@@ -13,16 +15,11 @@ def principal_for(user: User) -> Principal:
     return Principal(str(user.id), roles=frozenset({"admin"} if user.is_admin else ()))
 
 
-def user_loader(database: Database) -> UserLoader:
-    """Turns a verified token into a `User`, for `CurrentUser[User]`."""
-
-    async def load_user(principal: Principal) -> User | None:
-        if not principal.subject.isdigit():
-            return None
-        async with database.session() as session:
-            return await Users(session).get_or_none(int(principal.subject))
-
-    return load_user
+async def load_user(principal: Principal, session: AsyncSession) -> User | None:
+    """Turns a verified token into a `User`, for `CurrentUser[User]`, in the request's session."""
+    if not principal.subject.isdigit():
+        return None
+    return await Users(session).get_or_none(int(principal.subject))
 
 
 def password_login(database: Database) -> Callable[[str, str], Awaitable[Principal | None]]:

@@ -4,7 +4,7 @@ from fastapi_pro import Settings, setup
 from fastapi_pro.auth import password_flow_router
 from fastapi_pro.db import Base, Database
 
-from bookmarks.accounts import password_login, user_loader
+from bookmarks.accounts import load_user, password_login
 from bookmarks.api import router
 
 
@@ -16,7 +16,7 @@ def create_app() -> FastAPI:
         app,
         settings,
         database=database,
-        user_loader=user_loader(database),
+        user_loader=load_user,  # reads the user in each request's own session
         token_url="/auth/token",
         metadata=Base.metadata,  # creates missing tables at start-up: fine for a first service
     )

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Self, cast
 
 from fastapi import Depends
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
 from examples.orders.modules.bounds import MAX_ID
@@ -95,12 +96,15 @@ class UserService:
         return await self.users.get_or_none(user_id) if 1 <= user_id <= MAX_ID else None
 
 
-def user_loader(database: Database, hasher: PasswordHasher) -> UserLoader:
-    """The loader behind ``CurrentUser[User]``: the token's subject is the user's id."""
+def user_loader(hasher: PasswordHasher) -> UserLoader:
+    """The loader behind ``CurrentUser[User]``: the token's subject is the user's id.
 
-    async def load_user(principal: Principal) -> User | None:
-        async with database.session() as session:
-            return await UserService(UserRepository(session), hasher).load(principal)
+    It reads the account in the request's own session, so a signed-in request uses one
+    connection, and an endpoint's changes to ``user`` are committed with the rest of its work.
+    """
+
+    async def load_user(principal: Principal, session: AsyncSession) -> User | None:
+        return await UserService(UserRepository(session), hasher).load(principal)
 
     return load_user
 
@@ -110,10 +114,10 @@ def reload_principal(database: Database, hasher: PasswordHasher) -> PrincipalRel
 
     A staff member moved back to customer loses the staff role at the next refresh.
     """
-    load_user = user_loader(database, hasher)
 
     async def reload(principal: Principal) -> Principal | None:
-        user = await load_user(principal)
+        async with database.session() as session:
+            user = await UserService(UserRepository(session), hasher).load(principal)
         return None if user is None else principal_for(user)
 
     return reload
