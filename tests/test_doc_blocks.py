@@ -52,6 +52,7 @@ READ_AS_A_WHOLE = {
 INCLUDED = {
     "docs/examples/auth_app.py": "tests/test_docs.py",
     "docs/examples/auth_external_idp.py": "tests/test_docs.py",
+    "docs/examples/auth_session_loader.py": "tests/test_docs.py",
     "docs/examples/db_app.py": "tests/test_docs.py",
     "docs/examples/db_feed.py": "tests/test_docs.py",
     "docs/examples/errors_app.py": "tests/test_docs.py",
