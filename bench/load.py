@@ -61,8 +61,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fastapi_pro import Settings, setup
-from fastapi_pro.auth import CurrentUser, Key, KeyRing, Principal, Tokens, UserLoader
-from fastapi_pro.db import Base, BigIntPrimaryKey, Database, Repository
+from fastapi_pro.auth import CurrentUser, Key, KeyRing, Principal, Tokens
+from fastapi_pro.db import Base, BigIntPrimaryKey, Database, ReadConnectionDep, Repository
 
 BENCH_DATABASE = "fastapi_pro_bench_load"
 PATH = "/api/tags"
@@ -118,7 +118,7 @@ class Users(Repository[User]):
     pass
 
 
-TagsDep = Annotated[Tags, Depends()]
+TagsDep = Annotated[Tags, Depends(Tags.for_request)]  # as docs/db.md shows
 TAGS_SQL = "SELECT name FROM tags ORDER BY name"
 
 
@@ -180,7 +180,7 @@ def plain_sqlalchemy() -> FastAPI:
 
 
 def documented() -> FastAPI:
-    """(c) ``setup(app, Settings())`` and a repository through ``Depends()`` (docs/db.md)."""
+    """(c) ``setup(app, Settings())`` and a repository through ``for_request`` (docs/db.md)."""
     app = FastAPI()
     setup(app, Settings())
 
@@ -191,25 +191,41 @@ def documented() -> FastAPI:
     return app
 
 
-def user_loader(database: Database) -> UserLoader:
-    """The tutorial's loader (docs/tutorial.md): a short session of its own per request."""
-
-    async def load_user(principal: Principal) -> User | None:
-        async with database.session() as session:
-            return await Users(session).get_or_none(int(principal.subject))
-
-    return load_user
+async def load_user(principal: Principal, session: AsyncSession) -> User | None:
+    """The loader of docs/auth.md: it reads the user on the request's own session."""
+    return await Users(session).get_or_none(int(principal.subject))
 
 
 def documented_auth() -> FastAPI:
     """(d) (c) behind ``CurrentUser[User]``, the user read from the ``users`` table."""
-    settings = Settings()
-    database = Database.from_settings(settings.database)
     app = FastAPI()
-    setup(app, settings, database=database, user_loader=user_loader(database))
+    setup(app, Settings(), user_loader=load_user)
 
     @app.get(PATH)
     async def tags(user: CurrentUser[User], tags: TagsDep) -> dict[str, list[str]]:
+        return {"tags": await tags.names()}
+
+    return app
+
+
+def lean_read() -> FastAPI:
+    """(f) ``setup(app, Settings())`` and a Core read on ``ReadConnectionDep`` (docs/db.md)."""
+    app = FastAPI()
+    setup(app, Settings())
+
+    @app.get(PATH)
+    async def tags(read: ReadConnectionDep) -> dict[str, list[str]]:
+        return {"tags": list(await read.scalars(select(Tag.name).order_by(Tag.name)))}
+
+    return app
+
+
+def session_path_only() -> FastAPI:
+    """(g) (c) without ``setup()``: ``Database(url)``'s lifespan, the repository on `SessionDep`."""
+    app = FastAPI(lifespan=Database(database_url()).lifespan)
+
+    @app.get(PATH)
+    async def tags(tags: TagsDep) -> dict[str, list[str]]:
         return {"tags": await tags.names()}
 
     return app
@@ -236,6 +252,8 @@ VARIANTS = (
     Variant("c", "fastapi-pro: setup() + SessionDep repository", documented),
     Variant("d", "fastapi-pro: (c) + CurrentUser[User]", documented_auth, authenticated=True),
     Variant("e", "FastAPI + asyncpg pool + setup() (no Database)", setup_asyncpg),
+    Variant("f", "fastapi-pro: setup() + ReadConnectionDep (lean read)", lean_read),
+    Variant("g", "FastAPI + Database + SessionDep repository (no setup())", session_path_only),
 )
 BY_KEY = {variant.key: variant for variant in VARIANTS}
 
