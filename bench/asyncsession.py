@@ -43,6 +43,7 @@ from typing import Any
 
 import asyncpg
 from _pgwire import RoundTrips
+from _scratch import recreate_database
 from sqlalchemy import String, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -360,18 +361,6 @@ def print_table(
         print(f"- {name}: {sent}")
 
 
-async def recreate_database(admin_url: str, *, drop_only: bool = False) -> str:
-    admin = await asyncpg.connect(admin_url)
-    try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-        if not drop_only:
-            await admin.execute(f"CREATE DATABASE {BENCH_DATABASE}")
-    finally:
-        await admin.close()
-    url = make_url(admin_url).set(drivername="postgresql+asyncpg", database=BENCH_DATABASE)
-    return url.render_as_string(hide_password=False)
-
-
 async def seed(url: str) -> None:
     db = Database(url)
     try:
@@ -384,14 +373,14 @@ async def seed(url: str) -> None:
 
 async def main(args: argparse.Namespace) -> None:
     os.sched_setaffinity(0, {args.cpu})
-    url = await recreate_database(args.postgres_url)
+    url = await recreate_database(args.postgres_url, BENCH_DATABASE)
     try:
         await seed(url)
         trips = await round_trips(url)
         results = await measure(url, args.rounds, args.calls)
         stats = await profile(url, args.profile_calls)
     finally:
-        await recreate_database(args.postgres_url, drop_only=True)
+        await recreate_database(args.postgres_url, BENCH_DATABASE, drop_only=True)
     print_table(results, trips, args.rounds, args.calls)
     print_profile(stats, args.profile_calls)
 

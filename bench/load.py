@@ -54,6 +54,7 @@ from typing import Annotated, Any
 import asyncpg
 import uvicorn
 from _pgwire import RoundTrips
+from _scratch import recreate_database
 from fastapi import Depends, FastAPI, Request
 from sqlalchemy import String, select
 from sqlalchemy.engine import make_url
@@ -471,18 +472,6 @@ def load(env: dict[str, str], token: str, options: Options, results: dict[str, R
                 )
 
 
-async def recreate_database(admin_url: str, *, drop_only: bool = False) -> str:
-    admin = await asyncpg.connect(admin_url)
-    try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-        if not drop_only:
-            await admin.execute(f"CREATE DATABASE {BENCH_DATABASE}")
-    finally:
-        await admin.close()
-    url = make_url(admin_url).set(drivername="postgresql+asyncpg", database=BENCH_DATABASE)
-    return url.render_as_string(hide_password=False)
-
-
 async def seed(url: str) -> None:
     db = Database(url)
     try:
@@ -526,7 +515,7 @@ def main(options: Options) -> None:
     secret = secrets.token_urlsafe(32)
     tokens = Tokens(KeyRing(Key.hmac(secret)), access_ttl=timedelta(hours=2))
     token = tokens.issue("1")
-    url = asyncio.run(recreate_database(options.admin_url))
+    url = asyncio.run(recreate_database(options.admin_url, BENCH_DATABASE))
     env = dict(os.environ, **{URL_VARIABLE: url, SECRET_VARIABLE: secret})
     results = {variant.key: Result() for variant in VARIANTS}
     sent: dict[str, list[str]] = {}
@@ -537,7 +526,7 @@ def main(options: Options) -> None:
             results[key].round_trips = count
         load(env, token, options, results)
     finally:
-        asyncio.run(recreate_database(options.admin_url, drop_only=True))
+        asyncio.run(recreate_database(options.admin_url, BENCH_DATABASE, drop_only=True))
     print_table(results, options)
     print("\nWhat one request sends to PostgreSQL (<sync>: an extended-protocol round trip):")
     for key, messages in sent.items():

@@ -57,12 +57,12 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from _scratch import recreate_database
 from advanced_alchemy.filters import LimitOffset
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from fastcrud import FastCRUD
 from pydantic import BaseModel
 from sqlalchemy import event, func, insert, select, text, update
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped
 
@@ -500,19 +500,6 @@ def print_table(label: str, results: dict[str, dict[str, tuple[float, int]]]) ->
     print("targets met" if not misses else "targets missed: " + "; ".join(misses))
 
 
-async def recreate_postgres_database(admin_url: str, *, drop_only: bool = False) -> str:
-    """Drop the scratch database and, unless ``drop_only``, create it; return its URL."""
-    admin = await asyncpg.connect(admin_url)
-    try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-        if not drop_only:
-            await admin.execute(f"CREATE DATABASE {BENCH_DATABASE}")
-    finally:
-        await admin.close()
-    url = make_url(admin_url).set(drivername="postgresql+asyncpg", database=BENCH_DATABASE)
-    return url.render_as_string(hide_password=False)
-
-
 def pin(cpu: int | None) -> str:
     """Keep this process (event loop and driver threads) on one CPU; return what was done.
 
@@ -556,14 +543,14 @@ async def main(
             await run_backend("SQLite (aiosqlite)", url, rounds, counts, show_sql)
     if backend in ("postgres", "both"):
         try:
-            url = await recreate_postgres_database(postgres_url)
+            url = await recreate_database(postgres_url, BENCH_DATABASE)
         except (OSError, asyncpg.PostgresError) as error:
             print(f"\nPostgreSQL skipped: {postgres_url} did not answer ({error}).")
             return
         try:
             await run_backend("PostgreSQL (asyncpg)", url, rounds, counts, show_sql)
         finally:
-            await recreate_postgres_database(postgres_url, drop_only=True)
+            await recreate_database(postgres_url, BENCH_DATABASE, drop_only=True)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ from typing import Annotated, Any
 
 import asyncpg
 from _asgi import call, http_scope, interleaved
+from _scratch import recreate_database
 from fastapi import Depends, FastAPI
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import event, func, insert, select, update
@@ -332,18 +333,6 @@ async def run_backend(label: str, url: str, rounds: int, scale: float) -> None:
     print("targets met" if not misses else f"targets missed: {', '.join(misses)}")
 
 
-async def recreate_postgres_database(admin_url: str, *, drop_only: bool = False) -> str:
-    admin = await asyncpg.connect(admin_url)
-    try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-        if not drop_only:
-            await admin.execute(f"CREATE DATABASE {BENCH_DATABASE}")
-    finally:
-        await admin.close()
-    url = make_url(admin_url).set(drivername="postgresql+asyncpg", database=BENCH_DATABASE)
-    return url.render_as_string(hide_password=False)
-
-
 async def main(rounds: int, backend: str, postgres_url: str, scale: float) -> None:
     packages = ("fastapi", "sqlalchemy", "aiosqlite", "asyncpg", "fastapi-pro")
     print(", ".join(f"{name} {version(name)}" for name in packages))
@@ -355,14 +344,14 @@ async def main(rounds: int, backend: str, postgres_url: str, scale: float) -> No
             await run_backend("SQLite (aiosqlite)", url, rounds, scale)
     if backend in ("postgres", "both"):
         try:
-            url = await recreate_postgres_database(postgres_url)
+            url = await recreate_database(postgres_url, BENCH_DATABASE)
         except (OSError, asyncpg.PostgresError) as error:
             print(f"\nPostgreSQL skipped: {postgres_url} did not answer ({error}).")
             return
         try:
             await run_backend("PostgreSQL (asyncpg)", url, rounds, scale)
         finally:
-            await recreate_postgres_database(postgres_url, drop_only=True)
+            await recreate_database(postgres_url, BENCH_DATABASE, drop_only=True)
 
 
 if __name__ == "__main__":
