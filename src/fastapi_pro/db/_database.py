@@ -320,11 +320,10 @@ class Database:
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """Open a connection for reads with Core statements: the lean path, without a session.
 
-        On PostgreSQL each statement runs on its own (autocommit): no ``BEGIN`` and no
-        ``COMMIT``, so a one-statement read is one round trip instead of three, and no ORM
-        identity map is built. Statements after the first do not share its snapshot: use a
-        session when several reads must agree, and for every write. Errors are translated as
-        in `session`, and the connection returns to the pool even when the caller is cancelled.
+        No ORM session and no identity map: rows come back as the statement selects them. The
+        statements run in one transaction that is rolled back when the block ends, so nothing
+        written through it stays; use a session for writes. Errors are translated as in
+        `session`, and the connection returns to the pool even when the caller is cancelled.
         """
         self._check_allowed()
         bound = self.sessionmaker.kw.get("bind")
@@ -336,8 +335,6 @@ class Database:
         try:
             with _translated():
                 await connection.start()
-                if self.dialect == "postgresql":
-                    await connection.execution_options(isolation_level="AUTOCOMMIT")
                 yield connection
         finally:
             if connection.sync_connection is not None:  # checked out: return it to the pool

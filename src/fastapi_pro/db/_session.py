@@ -63,7 +63,7 @@ async def get_read_connection(connection: HTTPConnection) -> AsyncIterator[Async
 
 
 ReadConnectionDep = Annotated[AsyncConnection, Depends(get_read_connection, scope="function")]
-"""A pooled connection for Core reads, without a session or a transaction around them.
+"""A pooled connection for Core reads, without an ORM session; nothing written through it stays.
 
 Expands to ``Annotated[AsyncConnection, Depends(get_read_connection, scope="function")]``:
 
@@ -73,6 +73,6 @@ async def tags(db: ReadConnectionDep) -> dict[str, list[str]]:
     return {"tags": list(await db.scalars(select(Tag.name).order_by(Tag.name)))}
 ```
 
-On PostgreSQL a one-statement read is one round trip (no ``BEGIN`` or ``COMMIT``). Use
-`SessionDep` for writes and for reads that must see one snapshot.
+Its transaction is rolled back when the request's endpoint returns. Use `SessionDep` for
+writes and wherever ORM objects are wanted.
 """
