@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, insert, inspect, update
@@ -290,10 +291,15 @@ class Repository(ReadRepository[ModelT]):
             where.append(self._version == getattr(instance, self._version.key))
         return where
 
-    async def _soft_delete_row(self, where: list[Any]) -> bool:
-        values: dict[str, Any] = {"deleted_at": utcnow()}
+    def _deleted_at(self, value: datetime | None) -> dict[str, Any]:
+        """The values of a soft delete (a time) or a restore (``None``), the version bumped."""
+        values: dict[str, Any] = {"deleted_at": value}
         if self._version is not None:
             values[self._version.key] = self._version + 1
+        return values
+
+    async def _soft_delete_row(self, where: list[Any]) -> bool:
+        values = self._deleted_at(utcnow())
         statement = update(self.model).where(*where).values(values).returning(self.model)
         result = await self._execute(
             statement, False, synchronize_session=False, populate_existing=True
@@ -331,9 +337,7 @@ class Repository(ReadRepository[ModelT]):
         """Delete (or soft-delete) every row matching the criteria; return how many."""
         criteria = self._where(where, filters)
         if self._soft and not hard:
-            values: dict[str, Any] = {"deleted_at": utcnow()}
-            if self._version is not None:
-                values[self._version.key] = self._version + 1
+            values = self._deleted_at(utcnow())
             statement: Any = update(self.model).where(*criteria).values(values)
             result = await self._execute(statement, False, synchronize_session=False)
         else:
@@ -348,13 +352,10 @@ class Repository(ReadRepository[ModelT]):
             NotFoundError: When no soft-deleted row has this key.
         """
         deleted_at = self.model.deleted_at  # type: ignore[attr-defined]
-        values: dict[str, Any] = {"deleted_at": None}
-        if self._version is not None:
-            values[self._version.key] = self._version + 1
         statement = (
             update(self.model)
             .where(self._pk == id, deleted_at.is_not(None))
-            .values(values)
+            .values(self._deleted_at(None))
             .returning(self.model)
         )
         result = await self._execute(
