@@ -381,6 +381,7 @@ def _install_middleware(
             metrics=metrics,
             tracer_provider=provider,
             access_log=config.access_log_enabled,
+            operation_spans=config.operation_spans,
             skip_paths={config.metrics_path, *(f"{prefix}/{probe}" for probe in _PROBES)},
         )
 

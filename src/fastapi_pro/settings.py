@@ -177,7 +177,17 @@ class ObservabilitySettings(_Section):
     metrics_token: SecretStr | None = Field(
         None, description="When set, scraping needs `Authorization: Bearer <token>`."
     )
-    tracing_enabled: bool = Field(False, description="Open an OpenTelemetry span per request.")
+    tracing_enabled: bool = Field(
+        False,
+        description="Trace requests with a tracer provider of fastapi-pro's own (exporter and "
+        "sampling below). Off, requests are still traced, once, when OpenTelemetry has a global "
+        "tracer provider and FastAPI's own tracing is on.",
+    )
+    operation_spans: bool = Field(
+        False,
+        description="Keep FastAPI's own server span with its `fastapi.dependencies`, "
+        "`fastapi.endpoint` and `fastapi.serialization` child spans (about 70 µs a request).",
+    )
     trace_sample_ratio: float = Field(
         1.0, ge=0.0, le=1.0, description="Share of new traces sampled."
     )

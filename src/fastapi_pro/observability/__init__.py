@@ -16,6 +16,7 @@ from fastapi_pro.observability._http_metrics import LABELS, HttpMetrics
 from fastapi_pro.observability._logging import (
     CONTEXT_KEYS,
     InterceptHandler,
+    add_log_context,
     configure_logging,
     json_sink,
     write_access_log,
@@ -28,17 +29,21 @@ from fastapi_pro.observability._metrics import (
 )
 from fastapi_pro.observability._middleware import (
     DEFAULT_SKIP_PATHS,
+    REQUEST_ID_ATTRIBUTE,
     ObservabilityMiddleware,
     install_observability,
 )
 from fastapi_pro.observability._routes import UNMATCHED, RouteTemplates
+from fastapi_pro.observability._spans import GLOBAL
 from fastapi_pro.observability._tracing import configure_tracing, instrument_database
 
 __all__ = [
     "CONTEXT_KEYS",
     "DEFAULT_SKIP_PATHS",
     "DURATION_BUCKETS",
+    "GLOBAL",
     "LABELS",
+    "REQUEST_ID_ATTRIBUTE",
     "SIZE_BUCKETS",
     "UNMATCHED",
     "HttpMetrics",
@@ -46,6 +51,7 @@ __all__ = [
     "Metrics",
     "ObservabilityMiddleware",
     "RouteTemplates",
+    "add_log_context",
     "configure_logging",
     "configure_tracing",
     "install_observability",

@@ -10,11 +10,13 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import UTC
 from json.encoder import encode_basestring_ascii
 from typing import Any, TextIO
 
 from loguru import logger
+from opentelemetry import trace
 
 CONTEXT_KEYS = ("request_id", "trace_id", "span_id")
 """Request context that every record logged during a request carries."""
@@ -77,7 +79,31 @@ def json_sink(stream: TextIO) -> Callable[[Any], None]:
     return write
 
 
+REQUEST_ID_CONTEXT: ContextVar[str | None] = ContextVar("fastapi_pro_request_id", default=None)
+"""The id of the request being served; set by the observability middleware."""
+
+
+def add_log_context(record: Any) -> None:
+    """A loguru patcher adding ``request_id``, ``trace_id`` and ``span_id`` to a record.
+
+    The request id is that of the request being served (background tasks included); the trace
+    and span ids are those of whichever span is current where the record is logged, so a line
+    logged inside a SQL or operation span names that span. `configure_logging` installs it;
+    with a loguru set-up of your own, ``logger.configure(patcher=add_log_context)``. Values
+    bound explicitly (``logger.bind(request_id=...)``) are kept.
+    """
+    extra = record["extra"]
+    request_id = REQUEST_ID_CONTEXT.get()
+    if request_id is not None:
+        extra.setdefault("request_id", request_id)
+    span_context = trace.get_current_span().get_span_context()
+    if span_context.is_valid:
+        extra.setdefault("trace_id", format(span_context.trace_id, "032x"))
+        extra.setdefault("span_id", format(span_context.span_id, "016x"))
+
+
 def _add_context(record: Any) -> None:
+    add_log_context(record)
     extra = record["extra"]
     parts = [f"{key}={extra[key]}" for key in CONTEXT_KEYS if extra.get(key)]
     extra["_context"] = (" [" + " ".join(parts) + "]") if parts else ""
@@ -93,9 +119,9 @@ def configure_logging(
 ) -> None:
     """Set up loguru for the process: readable lines in development, JSON lines in production.
 
-    Replaces loguru's handlers (logging is process-wide by nature). Records logged during a
-    request carry its ``request_id``, ``trace_id`` and ``span_id`` (bound by the observability
-    middleware).
+    Replaces loguru's handlers and patcher (logging is process-wide by nature). Records logged
+    during a request carry its ``request_id`` and the current span's ``trace_id`` and
+    ``span_id`` (see `add_log_context`).
 
     Args:
         level: The minimum level.
@@ -113,6 +139,7 @@ def configure_logging(
     writable = hasattr(stream, "write")
     _writer = _AccessWriter(stream, json_lines=json_lines, level=numeric) if writable else None
     if json_lines:
+        logger.configure(patcher=add_log_context)
         target: Any = json_sink(stream) if hasattr(stream, "write") else stream  # type: ignore[arg-type]
         logger.add(target, level=level, format="{message}", backtrace=False, diagnose=False)
     else:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from contextvars import Token
 from typing import Any
 
-from loguru import logger
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.context import Context
+from opentelemetry.trace import INVALID_SPAN, SpanContext, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,19 +22,33 @@ from fastapi_pro._request_id import (
 )
 from fastapi_pro._stack import install_outermost
 from fastapi_pro.errors._problem import ProblemResponse, problem_body
+from fastapi_pro.observability._logging import REQUEST_ID_CONTEXT as _REQUEST_ID
 from fastapi_pro.observability._logging import write_access_log
 from fastapi_pro.observability._metrics import Metrics, normalize_method
 from fastapi_pro.observability._routes import UNMATCHED, RouteTemplates
+from fastapi_pro.observability._spans import (
+    TracerChoice,
+    Tracers,
+    adopt_native_telemetry,
+    current_server_span,
+    is_contrib_middleware,
+)
 
 DEFAULT_SKIP_PATHS = frozenset({"/metrics", "/health/live", "/health/ready", "/health/startup"})
 """Paths measured by nothing but the request id: scrapes and probes."""
 
 _PROPAGATOR = TraceContextTextMapPropagator()
+_TRACE_HEADERS = frozenset({b"traceparent", b"tracestate"})
+_NO_SPAN = INVALID_SPAN
+_Carrier = dict[str, str]
+_CONTRIB_DEPTH = 4  # ServerErrorMiddleware -> OpenTelemetryMiddleware -> ... in contrib's stack
 _DISCONNECTED = 499  # no response was sent: the client went away (nginx's convention)
 _STATUS = {status: str(status) for status in range(100, 600)}
 INSTALLED_STATE_KEY = "fastapi_pro_observability"
 METRICS_STATE_KEY = "fastapi_pro_metrics"
 TRACER_PROVIDER_STATE_KEY = "fastapi_pro_tracer_provider"
+REQUEST_ID_ATTRIBUTE = "http.request.id"
+"""The span attribute that carries the request id (the ``X-Request-ID`` of the response)."""
 
 
 class ObservabilityMiddleware:
@@ -43,17 +58,25 @@ class ObservabilityMiddleware:
     the whole app, Starlette's error middleware included: then unhandled 500s are measured and
     carry the request id too. Each part can be switched off.
 
+    A request gets one server span: when one was opened outside this middleware (FastAPI's own
+    with its operation spans, OTel contrib's), the middleware adds the request id to it and
+    opens none of its own.
+
     Args:
         app: The ASGI app to wrap.
         request_id: Give every response an ``X-Request-ID``; keep a well-formed incoming one.
         request_id_header: The header name.
         reject_invalid_request_id: Answer 400 to a malformed incoming id instead of replacing it.
         metrics: Record ``http_server_*`` metrics into this `Metrics`.
-        tracer_provider: Open one server span per request (W3C ``traceparent`` honoured).
+        tracer_provider: Open one server span per request in this provider (W3C
+            ``traceparent`` honoured), or in OpenTelemetry's global provider once one is
+            configured (``"global"``).
         access_log: Write one access-log line per request.
-        log_context: Bind ``request_id``, ``trace_id`` and ``span_id`` to every record logged
-            during the request, background tasks included.
-        skip_paths: Paths that get a request id and nothing else.
+        log_context: Make ``request_id`` (and the current span's ``trace_id`` and ``span_id``)
+            part of every record logged during the request, background tasks included (see
+            `add_log_context`).
+        skip_paths: Paths that get a request id and nothing else (matched against the full
+            path, ``root_path`` included).
     """
 
     def __init__(
@@ -64,7 +87,7 @@ class ObservabilityMiddleware:
         request_id_header: str = DEFAULT_REQUEST_ID_HEADER,
         reject_invalid_request_id: bool = False,
         metrics: Metrics | None = None,
-        tracer_provider: trace.TracerProvider | None = None,
+        tracer_provider: TracerChoice = None,
         access_log: bool = True,
         log_context: bool = True,
         skip_paths: Iterable[str] = DEFAULT_SKIP_PATHS,
@@ -75,30 +98,20 @@ class ObservabilityMiddleware:
         self._header = request_id_header.lower().encode("latin-1")
         self.reject_invalid = reject_invalid_request_id
         self.metrics = metrics
-        self._tracer = (
-            tracer_provider.get_tracer("fastapi_pro", __version__) if tracer_provider else None
-        )
+        self._tracers = Tracers(tracer_provider, "fastapi_pro", __version__)
         self.access_log = access_log
         self.log_context = log_context
         self.skip_paths = frozenset(skip_paths)
         self._routes = RouteTemplates()
         self._exemplars = metrics is not None and metrics.multiprocess_dir is None
-        self._measures = bool(metrics or tracer_provider or access_log or log_context)
+        # An outer span (FastAPI's, contrib's) is enriched whenever anything is measured.
+        self._measures = bool(metrics or access_log or log_context or tracer_provider)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming: bytes | None = None
-        traceparent: bytes | None = None
-        tracestate: bytes | None = None
-        for name, value in scope["headers"]:
-            if name == self._header:
-                incoming = value
-            elif name == b"traceparent":
-                traceparent = value
-            elif name == b"tracestate":
-                tracestate = value
+        incoming, carrier = self._read_headers(scope["headers"])
         request_id = None
         if self.request_id:
             request_id = self._request_id(incoming)
@@ -109,7 +122,21 @@ class ObservabilityMiddleware:
         if not self._measures or scope["path"] in self.skip_paths:
             await self.app(scope, receive, self._stamping(send, request_id))
             return
-        await _Request(self, scope, request_id, traceparent, tracestate).run(receive, send)
+        await _Request(self, scope, request_id).run(receive, send, carrier)
+
+    def _read_headers(
+        self, headers: Iterable[tuple[bytes, bytes]]
+    ) -> tuple[bytes | None, _Carrier | None]:
+        """The incoming request id and W3C trace context, in one pass over the headers."""
+        incoming: bytes | None = None
+        carrier: _Carrier | None = None
+        for name, value in headers:
+            if name == self._header:
+                incoming = value
+            elif name in _TRACE_HEADERS:
+                carrier = carrier or {}
+                carrier[name.decode("latin-1")] = value.decode("latin-1")
+        return incoming, carrier
 
     def _request_id(self, incoming: bytes | None) -> str | None:
         if incoming is not None:
@@ -143,12 +170,7 @@ class ObservabilityMiddleware:
 
         async def stamped(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = message.get("headers", ())
-                for name, _ in headers:
-                    if name == header[0]:  # an error handler stamped it already
-                        break
-                else:
-                    message["headers"] = [*headers, header]
+                message["headers"] = _with_header(message.get("headers", ()), header)
             await send(message)
 
         return stamped
@@ -158,74 +180,41 @@ class _Request:
     """The measurement of one request, finished once, when its last body byte is sent."""
 
     __slots__ = (
-        "context",
         "finished",
         "label_method",
         "method",
         "middleware",
+        "outer",
         "request_bytes",
         "request_id",
         "response_bytes",
         "root_path",
         "scope",
         "span",
-        "span_method",
         "start_ns",
         "status",
-        "traceparent",
-        "tracestate",
     )
 
-    def __init__(
-        self,
-        middleware: ObservabilityMiddleware,
-        scope: Scope,
-        request_id: str | None,
-        traceparent: bytes | None,
-        tracestate: bytes | None,
-    ) -> None:
+    def __init__(self, middleware: ObservabilityMiddleware, scope: Scope, request_id: str | None):
         self.middleware = middleware
         self.scope = scope
         self.request_id = request_id
-        self.traceparent = traceparent
-        self.tracestate = tracestate
         self.method: str = scope["method"]
         self.label_method = normalize_method(self.method)
-        # Span names never carry a client-chosen method (the conventions' "HTTP" for those).
-        self.span_method = "HTTP" if self.label_method == "_OTHER" else self.method
         self.root_path: str = scope.get("root_path", "")
         self.status = 0
         self.request_bytes = 0
         self.response_bytes = 0
         self.finished = False
         self.span: Any = None
+        self.outer: Any = None
         self.start_ns = 0
-        self.context: dict[str, str] = {}
 
-    async def run(self, receive: Receive, send: Send) -> None:
+    async def run(self, receive: Receive, send: Send, traceparent: _Carrier | None) -> None:
         m = self.middleware
         self.start_ns = time.time_ns()
-        otel_token = None
-        log_scope: Any = None
-        if m._tracer is not None:
-            parent = None
-            if self.traceparent is not None:
-                carrier = {"traceparent": self.traceparent.decode("latin-1")}
-                if self.tracestate is not None:
-                    carrier["tracestate"] = self.tracestate.decode("latin-1")
-                parent = _PROPAGATOR.extract(carrier)
-            self.span = m._tracer.start_span(
-                self.span_method,
-                context=parent,
-                kind=SpanKind.SERVER,
-                start_time=self.start_ns,
-                attributes=self._span_attributes(),
-            )
-            otel_token = otel_context.attach(trace.set_span_in_context(self.span, parent))
-        self.context = self._log_fields()
-        if m.log_context:
-            log_scope = logger.contextualize(**self.context)
-            log_scope.__enter__()
+        otel_token = self._open_span(traceparent)
+        id_token = _REQUEST_ID.set(self.request_id) if m.log_context else None
         if m.metrics is not None:
             m.metrics.http.started(self.label_method)
         try:
@@ -237,35 +226,47 @@ class _Request:
         finally:
             if not self.finished:
                 self.finish(self.status or _DISCONNECTED, None)
-            if log_scope is not None:
-                log_scope.__exit__(None, None, None)
+            if id_token is not None:
+                _REQUEST_ID.reset(id_token)
             if otel_token is not None:
                 otel_context.detach(otel_token)
 
-    def _log_fields(self) -> dict[str, str]:
-        fields = {"request_id": self.request_id or ""}
-        if self.span is not None:
-            span_context = self.span.get_span_context()
-            if span_context.is_valid:
-                fields["trace_id"] = format(span_context.trace_id, "032x")
-                fields["span_id"] = format(span_context.span_id, "016x")
-        return fields
+    def _open_span(self, carrier: _Carrier | None) -> Token[Context] | None:
+        """Open this request's server span, or adopt one opened outside (FastAPI's, contrib's)."""
+        self.outer = current_server_span()
+        if self.outer is not None:
+            if self.request_id is not None:
+                self.outer.set_attribute(REQUEST_ID_ATTRIBUTE, self.request_id)
+            return None
+        tracer = self.middleware._tracers.get()
+        if tracer is None:
+            return None
+        parent = _PROPAGATOR.extract(carrier) if carrier is not None else None
+        self.span = tracer.start_span(
+            _span_name(self.label_method, self.method),
+            context=parent,
+            kind=SpanKind.SERVER,
+            start_time=self.start_ns,
+            attributes=self._span_attributes(),
+        )
+        return otel_context.attach(trace.set_span_in_context(self.span, parent))
 
     def _span_attributes(self) -> dict[str, Any]:
-        # The semantic conventions' required attributes, plus the client address; each
-        # attribute costs about a microsecond in the SDK, so the rest are left out.
+        # The semantic conventions' required attributes, the client address and the request
+        # id; each attribute costs about a microsecond in the SDK, so the rest are left out.
         scope = self.scope
-        method = normalize_method(self.method)
         attributes: dict[str, Any] = {
-            "http.request.method": method,
+            "http.request.method": self.label_method,
             "url.path": scope["path"],
             "url.scheme": scope.get("scheme", "http"),
         }
-        if method != self.method:
+        if self.label_method != self.method:
             attributes["http.request.method_original"] = self.method
         client = scope.get("client")
         if client:
             attributes["client.address"] = client[0]
+        if self.request_id is not None:
+            attributes[REQUEST_ID_ATTRIBUTE] = self.request_id
         return attributes
 
     def _receive(self, receive: Receive) -> Receive:
@@ -289,12 +290,7 @@ class _Request:
             if kind == "http.response.start":
                 self.status = message["status"]
                 if header is not None:
-                    headers = message.get("headers", ())
-                    for name, _ in headers:
-                        if name == header_name:  # an error handler stamped it already
-                            break
-                    else:
-                        message["headers"] = [*headers, header]
+                    message["headers"] = _with_header(message.get("headers", ()), header)
             elif kind == "http.response.body":
                 self.response_bytes += len(message.get("body", b""))
                 if not message.get("more_body", False) and not self.finished:
@@ -310,61 +306,94 @@ class _Request:
         m = self.middleware
         route = m._routes.resolve(self.scope, self.root_path)
         duration = (end_ns - self.start_ns) / 1e9
-        method = self.label_method
+        span_context = (self.span or self.outer or _NO_SPAN).get_span_context()
         if m.metrics is not None:
-            trace_id = None
-            if self.span is not None and m._exemplars and self.span.is_recording():
-                trace_id = self.context.get("trace_id")
             m.metrics.http.finished(
-                (method, route, _STATUS.get(status) or str(status)),
+                (self.label_method, route, _STATUS.get(status) or str(status)),
                 duration,
                 self.request_bytes,
                 self.response_bytes,
-                trace_id,
+                _exemplar_trace_id(span_context) if m._exemplars else None,
             )
         if self.span is not None:
             self._end_span(route, status, error, end_ns)
         if m.access_log:
-            client = self.scope.get("client")
-            write_access_log(
-                {
-                    "method": self.method,
-                    "route": route,
-                    "path": self.scope["path"],
-                    "status": status,
-                    "duration_ms": int(duration * 1_000_000) / 1000,
-                    "client": f"{client[0]}:{client[1]}" if client else None,
-                },
-                self.context,
-            )
+            self._write_access_line(route, status, duration, span_context)
+
+    def _write_access_line(
+        self, route: str, status: int, duration: float, span_context: SpanContext
+    ) -> None:
+        client = self.scope.get("client")
+        context = {"request_id": self.request_id or ""}
+        if span_context.is_valid:
+            context["trace_id"] = format(span_context.trace_id, "032x")
+            context["span_id"] = format(span_context.span_id, "016x")
+        write_access_log(
+            {
+                "method": self.method,
+                "route": route,
+                "path": self.scope["path"],
+                "status": status,
+                "duration_ms": int(duration * 1_000_000) / 1000,
+                "client": f"{client[0]}:{client[1]}" if client else None,
+            },
+            context,
+        )
 
     def _end_span(self, route: str, status: int, error: BaseException | None, end_ns: int) -> None:
         span = self.span
         attributes: dict[str, Any] = {}
         if route != UNMATCHED:
-            span.update_name(f"{self.span_method} {route}")
+            span.update_name(f"{_span_name(self.label_method, self.method)} {route}")
             attributes["http.route"] = route
         if status and status != _DISCONNECTED:
             attributes["http.response.status_code"] = status
-        span.set_attributes(attributes)
         if error is not None:
             span.record_exception(error)
-            span.set_attribute("error.type", type(error).__qualname__)
+            attributes["error.type"] = type(error).__qualname__
             span.set_status(Status(StatusCode.ERROR, type(error).__qualname__))
         elif status >= 500:  # noqa: PLR2004 - 5xx are server errors
-            span.set_attribute("error.type", str(status))
+            attributes["error.type"] = str(status)
             span.set_status(Status(StatusCode.ERROR))
+        span.set_attributes(attributes)
         span.end(end_time=end_ns)
 
 
-def install_observability(app: Any, **options: Any) -> None:
+def _span_name(label_method: str, method: str) -> str:
+    """Span names never carry a client-chosen method (the conventions' "HTTP" for those)."""
+    return "HTTP" if label_method == "_OTHER" else method
+
+
+def _with_header(
+    headers: Iterable[tuple[bytes, bytes]], header: tuple[bytes, bytes]
+) -> list[tuple[bytes, bytes]] | Iterable[tuple[bytes, bytes]]:
+    for name, _ in headers:
+        if name == header[0]:  # an error handler stamped it already
+            return headers
+    return [*headers, header]
+
+
+def _exemplar_trace_id(span_context: SpanContext) -> str | None:
+    """The trace id an exemplar links to: only a sampled trace can be found in the backend."""
+    if span_context.is_valid and span_context.trace_flags.sampled:
+        return format(span_context.trace_id, "032x")
+    return None
+
+
+def install_observability(app: Any, *, operation_spans: bool = False, **options: Any) -> None:
     """Wrap ``app``'s whole middleware stack in an `ObservabilityMiddleware`.
 
     Starlette's error middleware is wrapped too, so unhandled 500s are measured and carry the
-    request id.
+    request id. On a FastAPI app, FastAPI's native telemetry is folded in: a request gets one
+    server span, in ``tracer_provider`` or else the provider FastAPI would have traced with
+    (its ``telemetry={"tracer_provider": ...}``, or OpenTelemetry's global one), and FastAPI's
+    OTel HTTP metrics are off when ``metrics`` records Prometheus ones.
 
     Args:
         app: A FastAPI or Starlette application, before it serves its first request.
+        operation_spans: Keep FastAPI's own server span and its ``fastapi.dependencies``,
+            ``fastapi.endpoint`` and ``fastapi.serialization`` spans (the middleware adds the
+            request id to that span and opens none).
         **options: The keyword arguments of `ObservabilityMiddleware`.
 
     Raises:
@@ -372,10 +401,33 @@ def install_observability(app: Any, **options: Any) -> None:
     """
     install_outermost(
         app,
-        lambda inner: ObservabilityMiddleware(inner, **options),
+        lambda inner: _inside_contrib(inner, options),
         installer="install_observability",
         key=INSTALLED_STATE_KEY,
     )
+    options["tracer_provider"] = adopt_native_telemetry(
+        app,
+        options.get("tracer_provider"),
+        metrics=options.get("metrics") is not None,
+        operation_spans=operation_spans,
+    )
     # Recorded so tools (the pytest plugin's captured metrics and spans) find what the app uses.
     setattr(app.state, METRICS_STATE_KEY, options.get("metrics"))
-    setattr(app.state, TRACER_PROVIDER_STATE_KEY, options.get("tracer_provider"))
+    setattr(app.state, TRACER_PROVIDER_STATE_KEY, options["tracer_provider"])
+
+
+def _inside_contrib(stack: ASGIApp, options: dict[str, Any]) -> ASGIApp:
+    """Wrap ``stack``; inside OTel contrib's middleware when the stack holds one.
+
+    Contrib's span is then opened first, and the middleware adds to it rather than opening a
+    second one (``FastAPIInstrumentor`` puts its middleware near the top of the stack).
+    """
+    node: Any = stack
+    for _ in range(_CONTRIB_DEPTH):
+        node = getattr(node, "app", None)
+        if node is None:
+            break
+        if is_contrib_middleware(node):
+            node.app = ObservabilityMiddleware(node.app, **options)
+            return stack
+    return ObservabilityMiddleware(stack, **options)

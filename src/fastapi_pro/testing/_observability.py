@@ -8,6 +8,7 @@ from contextlib import contextmanager
 import pytest
 from fastapi import FastAPI
 from loguru import logger
+from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -15,6 +16,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from fastapi_pro.observability import _logging
 from fastapi_pro.observability._metrics import Metrics
 from fastapi_pro.observability._middleware import METRICS_STATE_KEY, TRACER_PROVIDER_STATE_KEY
+from fastapi_pro.observability._spans import GLOBAL
 from fastapi_pro.testing._capture import CapturedLogs, CapturedMetrics, CapturedSpans
 
 _EXPORTER = "_fastapi_pro_test_exporter"
@@ -24,6 +26,8 @@ _EXPORTER = "_fastapi_pro_test_exporter"
 def capture_spans(app: FastAPI) -> Iterator[CapturedSpans]:
     """Collect the spans ``app``'s tracer provider finishes inside the block."""
     provider = getattr(app.state, TRACER_PROVIDER_STATE_KEY, None)
+    if provider == GLOBAL:  # the app traces with OpenTelemetry's global provider
+        provider = trace.get_tracer_provider()
     if not isinstance(provider, TracerProvider):
         pytest.fail(
             "Tracing is off for this app: give install_observability() a tracer_provider "
