@@ -171,7 +171,10 @@ SECTIONS = (
             Stage(
                 "Exception handlers",
                 "install_error_handlers · ExceptionMiddleware",
-                ("`AppError`, `HTTPException` and validation errors", "raised below: problems"),
+                (
+                    "render `AppError`, `HTTPException` and validation",
+                    "errors raised below as problems",
+                ),
                 (
                     _n("error", "4xx / 503 `application/problem+json`, with the"),
                     _n("", "request id; 503 carries `Retry-After`"),
