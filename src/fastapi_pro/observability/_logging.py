@@ -163,6 +163,8 @@ _CONTROL = {code: f"\\x{code:02x}" for code in (*range(32), 127)}
 
 
 _KEYS: dict[str, str] = {}
+_MILLIS = tuple(f".{millis:03d}+00:00" for millis in range(1000))
+_REQUEST_FIELDS = ["method", "route", "path", "status", "duration_ms", "client"]
 
 
 def _key(name: str) -> str:
@@ -191,7 +193,7 @@ class _Clock:
         if second != self.second:
             self.second = second
             self.prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return f"{self.prefix}.{int((now - second) * 1000):03d}+00:00", now
+        return self.prefix + _MILLIS[int((now - second) * 1000)], now
 
 
 class _AccessWriter:
@@ -213,29 +215,47 @@ class _AccessWriter:
     def write(self, fields: dict[str, Any], context: dict[str, Any]) -> None:
         if not self.enabled:
             return
-        text = f"{fields['method']} {fields['path']} {fields['status']} {fields['duration_ms']}ms"
         timestamp, now = self.clock.now()
-        if not self.json_lines:  # a decoded path may hold line breaks: never let it forge lines
-            text = text.translate(_CONTROL)
         if self.json_lines:
-            extra = ", ".join(
-                f"{_key(key)}: {value if type(value) in _NUMBERS else _string(value)}"
-                for key, value in fields.items()
-            )
-            line = (
-                f'{{"timestamp": "{timestamp}", "level": "INFO", "message": {_string(text)}, '
-                f'"logger": "fastapi_pro.access", '
-                f'"request_id": {_string(context.get("request_id"))}, '
-                f'"trace_id": {_string(context.get("trace_id"))}, '
-                f'"span_id": {_string(context.get("span_id"))}, "extra": {{{extra}}}}}'
-            )
-        else:
+            line = _json_access_line(timestamp, fields, context)
+        else:  # a decoded path may hold line breaks: never let it forge lines
+            text = _message(fields).translate(_CONTROL)
             ids = " ".join(f"{key}={context[key]}" for key in CONTEXT_KEYS if context.get(key))
             clock = time.strftime("%H:%M:%S", time.localtime(now)) + timestamp[19:23]
             line = f"{clock} INFO     fastapi_pro.access {text}"
             line += f" [{ids}]" if ids else ""
         with self.lock:
             self.stream.write(line + "\n")
+
+
+def _message(fields: dict[str, Any]) -> str:
+    return f"{fields['method']} {fields['path']} {fields['status']} {fields['duration_ms']}ms"
+
+
+def _json_access_line(timestamp: str, fields: dict[str, Any], context: dict[str, Any]) -> str:
+    """The access line as `json_sink` would write it; the middleware's fields in one f-string.
+
+    Escaping is per character, so the message is assembled from the escaped method and path.
+    """
+    start = f'{{"timestamp": "{timestamp}", "level": "INFO", "message": '
+    ids = (
+        f', "logger": "fastapi_pro.access", "request_id": {_string(context.get("request_id"))}, '
+        f'"trace_id": {_string(context.get("trace_id"))}, '
+        f'"span_id": {_string(context.get("span_id"))}, "extra": {{'
+    )
+    if list(fields) != _REQUEST_FIELDS:  # another caller's fields: the general form
+        extra = ", ".join(
+            f"{_key(key)}: {value if type(value) in _NUMBERS else _string(value)}"
+            for key, value in fields.items()
+        )
+        return f"{start}{_string(_message(fields))}{ids}{extra}}}}}"
+    method, path = _string(fields["method"]), _string(fields["path"])
+    status, duration = fields["status"], repr(fields["duration_ms"])
+    return (
+        f'{start}{method[:-1]} {path[1:-1]} {status} {duration}ms"{ids}'
+        f'"method": {method}, "route": {_string(fields["route"])}, "path": {path}, '
+        f'"status": {status}, "duration_ms": {duration}, "client": {_string(fields["client"])}}}}}'
+    )
 
 
 _writer: _AccessWriter | None = None

@@ -10,9 +10,12 @@ spans need its own server span) and the middleware adds its fields to that span 
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any, Literal
 
-from opentelemetry import trace
+from opentelemetry import _logs, trace
+from opentelemetry import metrics as otel_metrics
 from opentelemetry.trace import SpanKind
 
 GLOBAL: Literal["global"] = "global"
@@ -21,14 +24,25 @@ GLOBAL: Literal["global"] = "global"
 TracerChoice = trace.TracerProvider | Literal["global"] | None
 
 # The API's placeholders before a provider is set; anything else is a configured provider.
-_UNSET = frozenset({"ProxyTracerProvider", "NoOpTracerProvider"})
+_UNSET = frozenset(
+    {
+        "ProxyTracerProvider",
+        "NoOpTracerProvider",
+        "_ProxyMeterProvider",
+        "NoOpMeterProvider",
+        "ProxyLoggerProvider",
+        "NoOpLoggerProvider",
+    }
+)
+_RECHECK_SECONDS = 1.0
+_PROVIDER_KEYS = {"metrics": "meter_provider", "logs": "logger_provider"}
 _CONTRIB_MIDDLEWARE = ("opentelemetry.instrumentation.asgi", "OpenTelemetryMiddleware")
 
 
 def is_configured(provider: Any) -> bool:
-    """Tell whether ``provider`` records spans (not the API's proxy or no-op placeholder)."""
+    """Tell whether ``provider`` records (not one of the API's proxy or no-op placeholders)."""
     cls = type(provider)
-    return not (cls.__module__.startswith("opentelemetry.trace") and cls.__name__ in _UNSET)
+    return not (cls.__module__.startswith("opentelemetry.") and cls.__name__ in _UNSET)
 
 
 def adopt_native_telemetry(
@@ -40,11 +54,12 @@ def adopt_native_telemetry(
 ) -> TracerChoice:
     """Make FastAPI's native telemetry and the middleware one system.
 
-    Returns the middleware's tracer choice.
-    The middleware traces with ``tracer_provider`` when given, else with FastAPI's own
-    ``telemetry={"tracer_provider": ...}``, else with the global provider when FastAPI's
-    tracing is on (its default). FastAPI's HTTP metrics are turned off when the middleware
-    records Prometheus ones, so no request is counted twice.
+    Returns the middleware's tracer choice: ``tracer_provider`` when given, else FastAPI's own
+    ``telemetry={"tracer_provider": ...}``, else the global provider when FastAPI's tracing is
+    on (its default). FastAPI's HTTP metrics are turned off when the middleware records
+    Prometheus ones, so no request is counted twice; its metrics and exception logs stay on
+    only where an OpenTelemetry provider for them is configured when this runs (FastAPI would
+    otherwise look for one at every request).
     """
     config = getattr(app, "_telemetry", None)
     if not isinstance(config, dict):  # Starlette, or a FastAPI without native telemetry
@@ -52,16 +67,24 @@ def adopt_native_telemetry(
     choice: TracerChoice = tracer_provider or config.get("tracer_provider")
     if choice is None and config.get("tracing", False):
         choice = GLOBAL
-    if metrics:
-        config["metrics"] = False
-    if operation_spans:  # FastAPI's server span is the one; the middleware enriches it
-        config["tracing"] = choice is not None
-        config["operation_spans"] = True
-        if isinstance(choice, trace.TracerProvider):
-            config["tracer_provider"] = choice
-        return None
-    config["tracing"] = False
-    return choice
+    config["metrics"] = not metrics and _kept(config, "metrics", otel_metrics.get_meter_provider)
+    config["logs"] = _kept(config, "logs", _logs.get_logger_provider)
+    config["tracing"] = operation_spans and choice is not None
+    if not operation_spans:
+        return choice
+    # FastAPI's server span is the one: its operation spans need it. The middleware enriches it.
+    config["operation_spans"] = True
+    if isinstance(choice, trace.TracerProvider):
+        config["tracer_provider"] = choice
+    return None
+
+
+def _kept(config: dict[str, Any], signal: str, global_provider: Callable[[], Any]) -> bool:
+    """Whether FastAPI's ``signal`` stays on: it is on, and has a provider to record into."""
+    if not config.get(signal, False):
+        return False
+    explicit = config.get(_PROVIDER_KEYS[signal])
+    return explicit is not None or is_configured(global_provider())
 
 
 def is_contrib_middleware(stack: Any) -> bool:
@@ -79,32 +102,34 @@ def current_server_span() -> Any:
 
 
 class Tracers:
-    """The tracer for a request: a fixed provider's, or the global provider's as it is now."""
+    """The tracer for a request: a fixed provider's, or the global provider's once it is set.
 
-    __slots__ = ("_fixed", "_global", "_provider", "_tracer", "name", "version")
+    OpenTelemetry's global provider is set once per process and never replaced; until it is,
+    it is looked for again at most once a second, so an untraced request pays no lookup.
+    """
+
+    __slots__ = ("_global", "_recheck_at", "_tracer", "name", "version")
 
     def __init__(self, choice: TracerChoice, name: str, version: str) -> None:
+        self.name, self.version = name, version
         self._global = choice == GLOBAL
-        self._fixed = (
+        self._tracer = (
             choice.get_tracer(name, version) if isinstance(choice, trace.TracerProvider) else None
         )
-        self._provider: Any = None
-        self._tracer: trace.Tracer | None = None
-        self.name, self.version = name, version
+        self._recheck_at = 0.0
 
     def __bool__(self) -> bool:
-        return self._fixed is not None or self._global
+        return self._tracer is not None or self._global
 
     def get(self) -> trace.Tracer | None:
         """The tracer to open this request's span with, or ``None`` when nothing traces."""
-        if self._fixed is not None:
-            return self._fixed
-        if not self._global:
+        if self._tracer is not None or not self._global:
+            return self._tracer
+        now = time.monotonic()
+        if now < self._recheck_at:
             return None
+        self._recheck_at = now + _RECHECK_SECONDS
         provider = trace.get_tracer_provider()
-        if provider is not self._provider:
-            self._provider = provider
-            self._tracer = (
-                provider.get_tracer(self.name, self.version) if is_configured(provider) else None
-            )
+        if is_configured(provider):
+            self._tracer = provider.get_tracer(self.name, self.version)
         return self._tracer
