@@ -265,3 +265,64 @@ async def test_http_metrics_are_recorded_once(
     else:
         assert components.metrics is None
         assert otel_request_durations(meter_reader) == 1
+
+
+async def test_a_line_logged_in_a_span_of_the_apps_own_names_that_span(world: World) -> None:
+    app = make_app(world, own=True)
+    tracer = world.own.provider.get_tracer("orders")
+
+    @app.get("/pay")
+    async def pay() -> str:
+        with tracer.start_as_current_span("charge card"):
+            logger.info("charging")
+        logger.info("charged")
+        return "paid"
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.get("/pay")
+
+    spans = {span.name: span for span in world.own.spans()}
+    charge, server = spans["charge card"], spans["GET /pay"]
+    assert charge.context is not None
+    assert server.context is not None
+    [inside] = world.lines("charging")
+    [after] = world.lines("charged")
+    assert inside["span_id"] == format(charge.context.span_id, "016x")
+    assert after["span_id"] == format(server.context.span_id, "016x")
+    assert inside["request_id"] == after["request_id"] == response.headers["x-request-id"]
+
+
+async def test_with_no_provider_configured_fastapis_telemetry_is_off_entirely() -> None:
+    """FastAPI looks for providers at every request unless all its signals are off."""
+    app = FastAPI()
+    settings = Settings(_env_file=None, environment="test")  # type: ignore[call-arg]
+    setup(app, settings, database=False, auth=False, health=False, logging=False)
+
+    assert app._native_telemetry.enabled() is False
+    assert (app._telemetry["tracing"], app._telemetry["metrics"], app._telemetry["logs"]) == (
+        False,
+        False,
+        False,
+    )
+
+
+async def test_a_global_provider_set_after_the_first_request_is_followed_within_a_second(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi_pro.observability import _spans  # noqa: PLC0415
+
+    clock = [1000.0]
+    monkeypatch.setattr(_spans.time, "monotonic", lambda: clock[0])
+    app = make_app(world, own=False)
+    await get_order(app)
+    set_global(world)
+
+    await get_order(app)
+    clock[0] += 0.5
+    await get_order(app)
+    assert world.spans() == []  # not looked for again yet
+    clock[0] += 0.6
+    await get_order(app)
+    [server] = world.global_.spans()
+    assert server.name == f"GET {ROUTE}"
