@@ -6,8 +6,14 @@ sampling, a `BatchSpanProcessor` feeding a no-op exporter) + an access log forma
 into a discarding sink. The anchor stack is prometheus-fastapi-instrumentator +
 opentelemetry-instrumentation-fastapi (same tracer set-up) + asgi-correlation-id.
 
+FastAPI's own telemetry is measured beside it, with the same tracer set-up given as
+``FastAPI(telemetry={"tracer_provider": ...})``: its default (a server span and three operation
+spans), its server span alone, and OTel contrib's server span alone.
+
 Run: ``uv run --group bench python bench/middleware.py [--rounds 15] [--count 2000]``.
-Targets: full stack at most 1.5x bare FastAPI; metrics + request id at most 1.15x.
+Targets (ratios to bare FastAPI): request id + metrics at most 1.15x; everything but tracing
+at most 1.25x; the full stack with one span per request at most 1.8x; ``setup()`` defaults at
+most 1.3x.
 """
 
 from __future__ import annotations
@@ -47,8 +53,8 @@ def tracer_provider() -> TracerProvider:
     return provider
 
 
-def base_app() -> FastAPI:
-    app = FastAPI()
+def base_app(**options: Any) -> FastAPI:
+    app = FastAPI(**options)
 
     @app.get("/items/{item_id}")
     async def read_item(item_id: int) -> dict[str, Any]:
@@ -82,15 +88,33 @@ def anchors() -> FastAPI:
     return app
 
 
-def with_setup() -> FastAPI:
-    """What ``setup(app)`` installs by default, with tracing, the database and auth left out:
-    error handlers, the middleware (request id, metrics, access log, log context) and the
-    security headers."""
+def with_setup(tracing: bool = False, operation_spans: bool = False) -> FastAPI:
+    """What ``setup(app)`` installs by default, with the database and auth left out: error
+    handlers, the middleware (request id, metrics, access log, log context), the body limit and
+    the security headers; with ``tracing``, one span per request in the bench's provider."""
     from fastapi_pro import Settings, setup  # noqa: PLC0415
 
     app = base_app()
-    settings = Settings(_env_file=None, environment="test")  # type: ignore[call-arg]
-    setup(app, settings, database=False, auth=False, logging=False, health=False)
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        environment="test",
+        observability={"operation_spans": operation_spans},  # type: ignore[arg-type]
+    )
+    provider = tracer_provider() if tracing else False
+    setup(app, settings, database=False, auth=False, logging=False, health=False, tracing=provider)
+    return app
+
+
+def native(**telemetry: Any) -> FastAPI:
+    """FastAPI's own telemetry, tracing into the bench's provider."""
+    return base_app(telemetry={"tracer_provider": tracer_provider(), **telemetry})
+
+
+def contrib_only() -> FastAPI:
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor  # noqa: PLC0415
+
+    app = base_app(telemetry={"tracing": False})  # contrib's span alone
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=tracer_provider())
     return app
 
 
@@ -114,6 +138,12 @@ def cases() -> dict[str, FastAPI]:
         "bare FastAPI": base_app(),
         "fastapi-pro full stack": pro(**full),
         "setup() defaults (no tracing)": with_setup(),
+        "setup() defaults + one span per request": with_setup(tracing=True),
+        "setup() + FastAPI's operation spans": with_setup(tracing=True, operation_spans=True),
+        "fastapi-pro everything but tracing": pro(**{**full, "tracer_provider": None}),
+        "FastAPI native telemetry (4 spans)": native(),
+        "FastAPI native server span only": native(operation_spans=False),
+        "OTel contrib server span only": contrib_only(),
         "security headers only": headers_only(),
         "fastapi-pro metrics + request id": pro(request_id=True, metrics=Metrics()),
         "fastapi-pro request id only": pro(request_id=True),

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from opentelemetry import _logs, trace
 from opentelemetry import metrics as otel_metrics
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import INVALID_SPAN, SpanKind
 
 GLOBAL: Literal["global"] = "global"
 """Trace with OpenTelemetry's global tracer provider, once one is configured."""
@@ -96,6 +96,8 @@ def is_contrib_middleware(stack: Any) -> bool:
 def current_server_span() -> Any:
     """The recording server span of this request opened outside the middleware, or ``None``."""
     span = trace.get_current_span()
+    if span is INVALID_SPAN:  # no span at all: the common case, answered without a lookup
+        return None
     if getattr(span, "kind", None) is SpanKind.SERVER and span.is_recording():
         return span
     return None
