@@ -47,8 +47,8 @@ def tracer_provider() -> TracerProvider:
     return provider
 
 
-def base_app() -> FastAPI:
-    app = FastAPI()
+def base_app(**options: Any) -> FastAPI:
+    app = FastAPI(**options)
 
     @app.get("/items/{item_id}")
     async def read_item(item_id: int) -> dict[str, Any]:
@@ -82,15 +82,15 @@ def anchors() -> FastAPI:
     return app
 
 
-def with_setup() -> FastAPI:
+def with_setup(**options: Any) -> FastAPI:
     """What ``setup(app)`` installs by default, with tracing, the database and auth left out:
     error handlers, the middleware (request id, metrics, access log, log context) and the
-    security headers."""
+    security headers. ``options`` go to `setup` (``tracing=provider``, say)."""
     from fastapi_pro import Settings, setup  # noqa: PLC0415
 
     app = base_app()
     settings = Settings(_env_file=None, environment="test")  # type: ignore[call-arg]
-    setup(app, settings, database=False, auth=False, logging=False, health=False)
+    setup(app, settings, database=False, auth=False, logging=False, health=False, **options)
     return app
 
 
@@ -102,17 +102,20 @@ def headers_only() -> FastAPI:
     return app
 
 
+def full_stack() -> FastAPI:
+    return pro(
+        request_id=True,
+        metrics=Metrics(),
+        tracer_provider=tracer_provider(),
+        access_log=True,
+        log_context=True,
+    )
+
+
 def cases() -> dict[str, FastAPI]:
-    full = {
-        "request_id": True,
-        "metrics": Metrics(),
-        "tracer_provider": tracer_provider(),
-        "access_log": True,
-        "log_context": True,
-    }
     return {
         "bare FastAPI": base_app(),
-        "fastapi-pro full stack": pro(**full),
+        "fastapi-pro full stack": full_stack(),
         "setup() defaults (no tracing)": with_setup(),
         "security headers only": headers_only(),
         "fastapi-pro metrics + request id": pro(request_id=True, metrics=Metrics()),
