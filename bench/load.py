@@ -35,24 +35,34 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import os
-import re
 import secrets
-import shutil
-import socket
-import statistics
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
 
+import _http
 import asyncpg
-import uvicorn
+from _http import (
+    Headers,
+    Load,
+    Result,
+    Server,
+    add_arguments,
+    check_body,
+    describe,
+    figures,
+    load_options,
+    ready,
+    require_wrk,
+    rounds,
+    serve,
+    table,
+    wait_ready,
+)
 from _pgwire import RoundTrips
 from _scratch import recreate_database
 from fastapi import Depends, FastAPI, Request
@@ -240,10 +250,7 @@ def setup_asyncpg() -> FastAPI:
 
 
 @dataclass(frozen=True)
-class Variant:
-    key: str
-    label: str
-    factory: Callable[[], FastAPI]
+class Variant(_http.Variant):
     authenticated: bool = False
 
 
@@ -259,168 +266,20 @@ VARIANTS = (
 BY_KEY = {variant.key: variant for variant in VARIANTS}
 
 
-# -- a server per variant --------------------------------------------------------------------------
-
-
-def serve(key: str, port: int, cpu: int) -> None:
-    """The server process: one uvicorn worker on ``port``, pinned to ``cpu``."""
-    os.sched_setaffinity(0, {cpu})
-    app = BY_KEY[key].factory()
-    uvicorn.run(app, host="127.0.0.1", port=port, loop="uvloop", http="httptools", access_log=False)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+# -- servers and the run ---------------------------------------------------------------------------
 
 
 @dataclass
-class Server:
-    variant: Variant
-    port: int
-    process: subprocess.Popen[bytes]
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{PATH}"
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
-def start(variant: Variant, env: dict[str, str], cpu: int) -> Server:
-    port = free_port()
-    command = [sys.executable, __file__, "--serve", variant.key, "--port", str(port)]
-    command += ["--server-cpu", str(cpu)]
-    process = subprocess.Popen(  # noqa: S603 - this very script, with our own arguments
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    return Server(variant, port, process)
-
-
-def get(url: str, headers: dict[str, str]) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, headers=headers)  # noqa: S310 - loopback http only
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-
-
-def wait_ready(server: Server, headers: dict[str, str], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            msg = f"{server.variant.label}: the server exited ({server.process.returncode})."
-            raise SystemExit(msg)
-        with contextlib.suppress(OSError):
-            get(server.url, headers)
-            return
-        time.sleep(0.1)
-    msg = f"{server.variant.label}: the server did not answer within {timeout:.0f} s."
-    raise SystemExit(msg)
-
-
-def check_body(server: Server, headers: dict[str, str]) -> None:
-    import json  # noqa: PLC0415 - only here
-
-    status, body = get(server.url, headers)
-    if status != 200 or json.loads(body) != EXPECTED:
-        msg = f"{server.variant.label}: wrong answer {status} {body[:200]!r}."
-        raise SystemExit(msg)
-
-
-# -- wrk -------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Run:
-    requests_per_second: float
-    p99_ms: float
-    errors: int
-
-
-_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
-
-
-def parse_wrk(output: str) -> Run:
-    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.MULTILINE)
-    if rate is None or p99 is None:
-        raise SystemExit(f"Could not read wrk's output:\n{output}")
-    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses:\s+(\d+)", output))
-    socket_errors = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
-    )
-    if socket_errors is not None:
-        errors += sum(int(n) for n in socket_errors.groups())
-    return Run(float(rate.group(1)), float(p99.group(1)) * _UNITS[p99.group(2)], errors)
-
-
-def wrk(server: Server, headers: dict[str, str], seconds: int, options: Options) -> Run:
-    command = ["taskset", "-c", str(options.client_cpu), "wrk", "--latency", "-t1"]
-    command += [f"-c{options.connections}", f"-d{seconds}s", "--timeout", "5s"]
-    for name, value in headers.items():
-        command += ["-H", f"{name}: {value}"]
-    done = subprocess.run(  # noqa: S603 - wrk, with our own arguments
-        [*command, server.url], capture_output=True, text=True, check=True
-    )
-    return parse_wrk(done.stdout)
-
-
-# -- the run ---------------------------------------------------------------------------------------
-
-
-@dataclass
-class Options:
-    rounds: int
-    duration: int
-    warmup: int
-    connections: int
-    server_cpu: int
-    client_cpu: int
+class Options(Load):
     admin_url: str
 
 
-@dataclass
-class Result:
-    runs: list[Run] = field(default_factory=list)
-    round_trips: float = 0.0
-
-    @property
-    def rate(self) -> float:
-        return statistics.median(run.requests_per_second for run in self.runs)
-
-    @property
-    def p99(self) -> float:
-        return statistics.median(run.p99_ms for run in self.runs)
-
-    @property
-    def errors(self) -> int:
-        return sum(run.errors for run in self.runs)
+def headers_for(variant: _http.Variant, token: str) -> Headers:
+    return {"Authorization": f"Bearer {token}"} if BY_KEY[variant.key].authenticated else {}
 
 
-def headers_for(variant: Variant, token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"} if variant.authenticated else {}
-
-
-@contextlib.contextmanager
-def servers(env: dict[str, str], options: Options) -> Iterator[list[Server]]:
-    started: list[Server] = []
-    try:
-        for variant in VARIANTS:
-            started.append(start(variant, env, options.server_cpu))
-        yield started
-    finally:
-        for server in started:
-            server.stop()
+def servers(env: Headers, options: Options) -> contextlib.AbstractContextManager[list[Server]]:
+    return _http.servers(__file__, VARIANTS, PATH, env, options.server_cpu)
 
 
 async def count_round_trips(
@@ -440,11 +299,11 @@ async def count_round_trips(
                 headers = headers_for(server.variant, token)
                 await asyncio.to_thread(wait_ready, server, headers)
                 for _ in range(5):  # connections opened, statements prepared
-                    await asyncio.to_thread(check_body, server, headers)
+                    await asyncio.to_thread(check_body, server, headers, EXPECTED)
                 before = proxy.count
                 for _ in range(20):
                     proxy.sent.clear()
-                    await asyncio.to_thread(check_body, server, headers)
+                    await asyncio.to_thread(check_body, server, headers, EXPECTED)
                 counts[server.variant.key] = (proxy.count - before) / 20
                 sent[server.variant.key] = list(proxy.sent)
     finally:
@@ -452,24 +311,11 @@ async def count_round_trips(
     return counts
 
 
-def load(env: dict[str, str], token: str, options: Options, results: dict[str, Result]) -> None:
+def load(env: Headers, token: str, options: Options, results: dict[str, Result]) -> None:
     with servers(env, options) as started:
-        for server in started:
-            headers = headers_for(server.variant, token)
-            wait_ready(server, headers)
-            check_body(server, headers)
-        for round_ in range(options.rounds):
-            order = started[round_ % len(started) :] + started[: round_ % len(started)]
-            for server in order:
-                headers = headers_for(server.variant, token)
-                wrk(server, headers, options.warmup, options)
-                run = wrk(server, headers, options.duration, options)
-                results[server.variant.key].runs.append(run)
-                print(
-                    f"round {round_ + 1}, {server.variant.key}: {run.requests_per_second:.0f} "
-                    f"req/s, p99 {run.p99_ms:.1f} ms, errors {run.errors}",
-                    flush=True,
-                )
+        headers = functools.partial(headers_for, token=token)
+        ready(started, headers, EXPECTED)
+        rounds(started, headers, options, results)
 
 
 async def seed(url: str) -> None:
@@ -487,20 +333,14 @@ async def seed(url: str) -> None:
 
 def print_table(results: dict[str, Result], options: Options) -> None:
     base, raw = results["b"].rate, results["a"].rate
-    print(
-        f"\n{options.connections} connections, {options.duration:g} s after {options.warmup:g} s "
-        f"of warm-up, median of {options.rounds} rounds; server on CPU {options.server_cpu}, "
-        f"wrk on CPU {options.client_cpu}\n"
+    print(f"\n{describe(options)}\n")
+    table(
+        ["Variant", "req/s", "vs (b)", "vs (a)", "p99 ms", "non-2xx", "round trips/request"],
+        (
+            [f"({key}) {BY_KEY[key].label}", *figures(result, base, raw), f"{result.round_trips:g}"]
+            for key, result in results.items()
+        ),
     )
-    print("| Variant | req/s | vs (b) | vs (a) | p99 ms | non-2xx | round trips/request |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for variant in VARIANTS:
-        result = results[variant.key]
-        print(
-            f"| ({variant.key}) {variant.label} | {result.rate:.0f} | {result.rate / base:.2f}x "
-            f"| {result.rate / raw:.2f}x | {result.p99:.1f} | {result.errors} "
-            f"| {result.round_trips:g} |"
-        )
     ratio = results["c"].rate / base
     errors = sum(result.errors for result in results.values())
     verdict = "met" if ratio >= 0.95 else "missed"
@@ -508,10 +348,7 @@ def print_table(results: dict[str, Result], options: Options) -> None:
 
 
 def main(options: Options) -> None:
-    if shutil.which("wrk") is None:
-        raise SystemExit(
-            "wrk is not installed. Debian/Ubuntu: apt-get install -y wrk; macOS: brew install wrk."
-        )
+    require_wrk()
     secret = secrets.token_urlsafe(32)
     tokens = Tokens(KeyRing(Key.hmac(secret)), access_ttl=timedelta(hours=2))
     token = tokens.issue("1")
@@ -535,36 +372,20 @@ def main(options: Options) -> None:
 
 def parse() -> tuple[argparse.Namespace, Options]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--duration", type=int, default=10, help="seconds measured")
-    parser.add_argument("--warmup", type=int, default=3, help="seconds before each")
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--server-cpu", type=int, default=0)
-    parser.add_argument("--client-cpu", type=int, default=1)
+    add_arguments(parser)
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get(
             "FASTAPI_PRO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
         ),
     )
-    parser.add_argument("--serve", help=argparse.SUPPRESS)  # the server process of one variant
-    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    options = Options(
-        args.rounds,
-        args.duration,
-        args.warmup,
-        args.connections,
-        args.server_cpu,
-        args.client_cpu,
-        args.postgres_url,
-    )
-    return args, options
+    return args, Options(**load_options(args), admin_url=args.postgres_url)
 
 
 if __name__ == "__main__":
     arguments, settings = parse()
     if arguments.serve:
-        serve(arguments.serve, arguments.port, settings.server_cpu)
+        serve(BY_KEY[arguments.serve].factory, arguments.port, settings.server_cpu)
     else:
         main(settings)

@@ -126,21 +126,26 @@ def headers_only() -> FastAPI:
     return app
 
 
+def full_stack() -> FastAPI:
+    return pro(
+        request_id=True,
+        metrics=Metrics(),
+        tracer_provider=tracer_provider(),
+        access_log=True,
+        log_context=True,
+    )
+
+
 def cases() -> dict[str, FastAPI]:
-    full = {
-        "request_id": True,
-        "metrics": Metrics(),
-        "tracer_provider": tracer_provider(),
-        "access_log": True,
-        "log_context": True,
-    }
     return {
         "bare FastAPI": base_app(),
-        "fastapi-pro full stack": pro(**full),
+        "fastapi-pro full stack": full_stack(),
         "setup() defaults (no tracing)": with_setup(),
         "setup() defaults + one span per request": with_setup(tracing=True),
         "setup() + FastAPI's operation spans": with_setup(tracing=True, operation_spans=True),
-        "fastapi-pro everything but tracing": pro(**{**full, "tracer_provider": None}),
+        "fastapi-pro everything but tracing": pro(
+            request_id=True, metrics=Metrics(), access_log=True, log_context=True
+        ),
         "FastAPI native telemetry (4 spans)": native(),
         "FastAPI native server span only": native(operation_spans=False),
         "OTel contrib server span only": contrib_only(),
