@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from loguru import logger
 
-from fastapi_pro.observability import configure_logging
+from fastapi_pro.observability import configure_logging, write_access_log
 
 
 @pytest.fixture
@@ -99,3 +99,65 @@ def test_level_filters_records(stream: io.StringIO) -> None:
     logger.warning("loud")
 
     assert [json.loads(line)["message"] for line in stream.getvalue().splitlines()] == ["loud"]
+
+
+def test_add_log_context_serves_a_loguru_set_up_of_the_apps_own() -> None:
+    from opentelemetry.sdk.trace import TracerProvider  # noqa: PLC0415
+
+    from fastapi_pro.observability import add_log_context  # noqa: PLC0415
+    from fastapi_pro.observability._logging import REQUEST_ID_CONTEXT  # noqa: PLC0415
+
+    records: list[dict[str, object]] = []
+    logger.remove()
+    logger.configure(patcher=add_log_context)
+    logger.add(lambda message: records.append(dict(message.record["extra"])))
+    tracer = TracerProvider().get_tracer("test")
+    token = REQUEST_ID_CONTEXT.set("r-7")
+    try:
+        with tracer.start_as_current_span("work") as span:
+            logger.info("inside")
+            logger.bind(request_id="explicit").info("bound")
+        logger.info("after the span")
+    finally:
+        REQUEST_ID_CONTEXT.reset(token)
+        logger.remove()
+        logger.configure(patcher=lambda record: None)
+    logger.info("outside")
+
+    ids = span.get_span_context()
+    assert records[0] == {
+        "request_id": "r-7",
+        "trace_id": format(ids.trace_id, "032x"),
+        "span_id": format(ids.span_id, "016x"),
+    }
+    assert records[1]["request_id"] == "explicit"
+    assert records[2] == {"request_id": "r-7"}
+
+
+def test_access_lines_with_fields_of_another_shape_keep_the_json_members(
+    stream: io.StringIO,
+) -> None:
+    configure_logging(json_lines=True, sink=stream)
+    write_access_log({"method": "GET", "path": '/a"b', "status": 200, "duration_ms": 1.5})
+    write_access_log(
+        {
+            "method": "GET",
+            "route": "/a",
+            "path": "/a\n\u00e9",
+            "status": 404,
+            "duration_ms": 0.25,
+            "client": None,
+        },
+        {"request_id": "r-1", "trace_id": None},
+    )
+
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert first["message"] == 'GET /a"b 200 1.5ms'
+    assert first["extra"] == {"method": "GET", "path": '/a"b', "status": 200, "duration_ms": 1.5}
+    assert first["request_id"] is None
+    assert second["message"] == "GET /a\n\u00e9 404 0.25ms"
+    assert second["extra"]["client"] is None
+    assert second["request_id"] == "r-1"
+    assert set(second) == {
+        "timestamp", "level", "message", "logger", "request_id", "trace_id", "span_id", "extra"
+    }  # fmt: skip
