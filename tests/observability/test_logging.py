@@ -99,3 +99,22 @@ def test_level_filters_records(stream: io.StringIO) -> None:
     logger.warning("loud")
 
     assert [json.loads(line)["message"] for line in stream.getvalue().splitlines()] == ["loud"]
+
+
+@pytest.mark.parametrize("json_lines", [True, False], ids=["json", "text"])
+def test_both_formats_name_the_stdlib_logger_or_else_the_calling_module(
+    stream: io.StringIO, json_lines: bool
+) -> None:
+    configure_logging(json_lines=json_lines, sink=stream)
+
+    logging.getLogger("fastapi_pro.app").warning("from the standard library")
+    logger.warning("from loguru")
+
+    first, second = stream.getvalue().splitlines()
+    if json_lines:
+        assert json.loads(first)["logger"] == "fastapi_pro.app"
+        assert json.loads(second)["logger"] == __name__
+    else:
+        assert first.split()[2:4] == ["fastapi_pro.app", "from"]
+        assert second.split()[2:4] == [__name__, "from"]
+        assert "tests.observability.test_logging from the" not in first
