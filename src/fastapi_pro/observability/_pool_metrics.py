@@ -97,14 +97,19 @@ class PoolMetrics:
 
 
 class PoolRecorder:
-    """Records one pool's checkouts; writes its gauges on every change when they are shared."""
+    """Records one pool's checkouts; writes its gauges on every change when they are shared.
 
-    __slots__ = ("_gauges", "_timeouts", "_wait")
+    A shared gauge is a write to a memory-mapped file (about 1.6 µs), so only the readings that
+    differ from the last ones written are written: two per checkout, two per return.
+    """
+
+    __slots__ = ("_gauges", "_timeouts", "_wait", "_written")
 
     def __init__(self, wait: Histogram, timeouts: Counter, gauges: tuple[tuple[str, Gauge], ...]):
         self._wait = wait
         self._timeouts = timeouts
-        self._gauges = dict(gauges)
+        self._gauges = tuple(gauge for _, gauge in gauges)  # in the order of _GAUGES
+        self._written: tuple[float, ...] = ()
 
     def checked_out(self, seconds: float) -> None:
         """See `fastapi_pro.db.PoolListener.checked_out`."""
@@ -117,6 +122,14 @@ class PoolRecorder:
 
     def changed(self, pool: Any) -> None:
         """See `fastapi_pro.db.PoolListener.changed`."""
-        if self._gauges:
-            for attribute, reading in _readings(pool):
-                self._gauges[attribute].set(reading)
+        if not self._gauges:
+            return
+        try:
+            readings = (pool.checkedout(), pool.checkedin(), pool.size(), max(0, pool.overflow()))
+        except AttributeError:  # a pool that keeps no counts (StaticPool)
+            return
+        written = self._written or (None,) * len(readings)
+        for gauge, reading, last in zip(self._gauges, readings, written, strict=True):
+            if reading != last:
+                gauge.set(reading)
+        self._written = readings
