@@ -92,7 +92,7 @@ class PoolMetrics:
 
     def recorder(self, name: str) -> PoolRecorder:
         """A `fastapi_pro.db.PoolListener` recording into the series of pool ``name``."""
-        gauges = tuple((attribute, gauge.labels(name)) for attribute, gauge in self.gauges.items())
+        gauges = tuple(gauge.labels(name) for gauge in self.gauges.values())
         return PoolRecorder(self.wait.labels(name), self.timeouts.labels(name), gauges)
 
 
@@ -105,10 +105,10 @@ class PoolRecorder:
 
     __slots__ = ("_gauges", "_timeouts", "_wait", "_written")
 
-    def __init__(self, wait: Histogram, timeouts: Counter, gauges: tuple[tuple[str, Gauge], ...]):
+    def __init__(self, wait: Histogram, timeouts: Counter, gauges: tuple[Gauge, ...]) -> None:
         self._wait = wait
         self._timeouts = timeouts
-        self._gauges = tuple(gauge for _, gauge in gauges)  # in the order of _GAUGES
+        self._gauges = gauges  # used, idle, max, overflow: the order of _GAUGES
         self._written: tuple[float, ...] = ()
 
     def checked_out(self, seconds: float) -> None:
