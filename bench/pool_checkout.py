@@ -117,17 +117,20 @@ def main() -> None:
         if args.multiprocess_child is not None:
             _table(asyncio.run(multiprocess(url, args.multiprocess_child, args.count, args.rounds)))
             return
-        figures = asyncio.run(in_process(url, args.count, args.rounds))
-        directory = Path(scratch) / "prometheus"
-        directory.mkdir()
-        child = [sys.executable, __file__, "--count", str(args.count), "--rounds", str(args.rounds)]
-        environment = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)}
         print(f"{'pool':<14}{'µs/checkout':>12}{'added µs':>10}")
-        _table(figures)
+        _table(asyncio.run(in_process(url, args.count, args.rounds)))
         print("under PROMETHEUS_MULTIPROC_DIR:")
-        subprocess.run(  # noqa: S603 - this very script, with fixed arguments
-            [*child, "--multiprocess-child", str(directory)], env=environment, check=True
-        )
+        _run_child(Path(scratch) / "prometheus", args.count, args.rounds)
+
+
+def _run_child(directory: Path, count: int, rounds: int) -> None:
+    """This script again, with multiprocess mode on from the start as prometheus-client needs."""
+    directory.mkdir()
+    child = [sys.executable, __file__, "--count", str(count), "--rounds", str(rounds)]
+    environment = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)}
+    subprocess.run(  # noqa: S603 - this very script, with fixed arguments
+        [*child, "--multiprocess-child", str(directory)], env=environment, check=True
+    )
 
 
 if __name__ == "__main__":

@@ -69,6 +69,25 @@ def _check_multiprocess_environment(directory: str) -> None:
         raise RuntimeError(msg)
 
 
+def _auth_failures(registry: CollectorRegistry) -> Counter:
+    return Counter(
+        "auth_failures",
+        "Requests refused by authentication or authorisation, by problem code.",
+        ("reason",),
+        registry=registry,
+    )
+
+
+def _health_status(registry: CollectorRegistry) -> Gauge:
+    return Gauge(
+        "health_check_status",
+        "1 if the check passed on its last run, 0 if it failed.",
+        ("check",),
+        registry=registry,
+        multiprocess_mode="livemin",  # see Metrics.track_health
+    )
+
+
 class Metrics:
     """The Prometheus metrics of one app, in a registry of their own.
 
@@ -109,19 +128,8 @@ class Metrics:
         if multiprocess_dir is None:  # else the pools write shared gauges (see PoolMetrics)
             self.registry.register(PoolCollector(self._pools))
         self._pool_metrics = PoolMetrics(self.registry, shared_gauges=multiprocess_dir is not None)
-        self._auth_failures = Counter(
-            "auth_failures",
-            "Requests refused by authentication or authorisation, by problem code.",
-            ("reason",),
-            registry=self.registry,
-        )
-        self._health_status = Gauge(
-            "health_check_status",
-            "1 if the check passed on its last run, 0 if it failed.",
-            ("check",),
-            registry=self.registry,
-            multiprocess_mode="livemin",
-        )
+        self._auth_failures = _auth_failures(self.registry)
+        self._health_status = _health_status(self.registry)
 
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> Metrics:

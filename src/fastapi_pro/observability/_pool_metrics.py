@@ -81,18 +81,14 @@ class PoolMetrics:
             ("pool_name",),
             registry=registry,
         )
-        self.gauges: dict[str, Gauge] = {}
-        if shared_gauges:
-            self.gauges = {
-                attribute: Gauge(
-                    name, text, ("pool_name",), registry=registry, multiprocess_mode="livesum"
-                )
-                for attribute, (name, text) in _GAUGES.items()
-            }
+        self.gauges = [
+            Gauge(name, text, ("pool_name",), registry=registry, multiprocess_mode="livesum")
+            for name, text in (_GAUGES.values() if shared_gauges else ())
+        ]
 
     def recorder(self, name: str) -> PoolRecorder:
         """A `fastapi_pro.db.PoolListener` recording into the series of pool ``name``."""
-        gauges = tuple(gauge.labels(name) for gauge in self.gauges.values())
+        gauges = tuple(gauge.labels(name) for gauge in self.gauges)
         return PoolRecorder(self.wait.labels(name), self.timeouts.labels(name), gauges)
 
 
