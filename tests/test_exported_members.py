@@ -77,6 +77,7 @@ PUBLIC = {
         "Page",
         "PageParams",
         "PageParamsDep",
+        "PoolListener",
         "ReadConnectionDep",
         "ReadRepository",
         "Repository",

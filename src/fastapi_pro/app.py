@@ -224,6 +224,7 @@ def setup(
             include_validation_input=settings.errors.include_validation_input,
         )
     _install_routes(app, components, token_url=token_url, metrics_route=metrics_route)
+    _track_blocks(components)
     _install_middleware(
         app, components, observability=observability, cors=cors, headers=security_headers
     )
@@ -341,6 +342,17 @@ def _install_routes(
         app.include_router(
             components.metrics.router(settings.observability.metrics_path, token=secret)
         )
+
+
+def _track_blocks(components: Components) -> None:
+    """Feed the auth refusals and health results into the metrics (the pool's: below)."""
+    metrics = components.metrics
+    if metrics is None:
+        return
+    if components.auth is not None:
+        metrics.track_auth(components.auth)
+    if components.health is not None:
+        metrics.track_health(components.health)
 
 
 def _install_middleware(

@@ -237,3 +237,18 @@ async def test_an_api_key_sent_where_keys_are_not_enabled_is_a_401_not_a_500(
     assert response.status_code == 401
     assert response.json()["code"] == "invalid_api_key"
     assert any("API keys are not enabled" in r.getMessage() for r in caplog.records)
+
+
+async def test_failure_listeners_hear_the_code_of_each_refusal_over_http_and_websocket() -> None:
+    auth = Auth(make_tokens(), user_loader=load_user)
+    codes: list[str] = []
+    auth.add_failure_listener(codes.append)
+    app = make_app(auth)
+    async with client_for(app) as client:
+        await client.get("/me")
+        await client.get("/me", headers=bearer("forged"))
+        await client.post("/orders", headers=bearer(sign(claims(scope="orders:read"))))
+        await client.get("/me", headers=bearer(sign(claims())))
+    await ws_call(app, [(b"authorization", b"Bearer forged")])
+
+    assert codes == ["unauthorized", "invalid_token", "insufficient_scope", "invalid_token"]

@@ -4,11 +4,13 @@ import asyncio
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.pool import StaticPool
 
 from fastapi_pro.db import (
@@ -248,3 +250,35 @@ async def test_each_kind_of_connection_failure_is_logged_once_per_interval(
         "; 2 more since the last report",
     ]
     assert not any(record.exc_info for record in caplog.records)
+
+
+class _Checkouts:
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+        self.timeouts: list[float] = []
+        self.used: list[int] = []
+
+    def checked_out(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+    def timed_out(self, seconds: float) -> None:
+        self.timeouts.append(seconds)
+
+    def changed(self, pool: Any) -> None:
+        self.used.append(pool.checkedout())
+
+
+async def test_pool_listeners_hear_each_checkout_timeout_and_return(database_url: str) -> None:
+    database = Database(database_url, pool_size=1, max_overflow=0, pool_timeout=0.2)
+    heard = _Checkouts()
+    database.add_pool_listener(heard)
+    try:
+        async with database.engine.connect():
+            with pytest.raises(PoolTimeoutError):
+                await database.engine.connect().start()
+    finally:
+        await database.dispose()
+
+    assert len(heard.waits) == 1
+    assert heard.timeouts[0] >= 0.2
+    assert heard.used == [1, 0, 0]  # checked out, returned, disposed

@@ -161,3 +161,22 @@ def test_access_lines_with_fields_of_another_shape_keep_the_json_members(
     assert set(second) == {
         "timestamp", "level", "message", "logger", "request_id", "trace_id", "span_id", "extra"
     }  # fmt: skip
+
+
+@pytest.mark.parametrize("json_lines", [True, False], ids=["json", "text"])
+def test_both_formats_name_the_stdlib_logger_or_else_the_calling_module(
+    stream: io.StringIO, json_lines: bool
+) -> None:
+    configure_logging(json_lines=json_lines, sink=stream)
+
+    logging.getLogger("fastapi_pro.app").warning("from the standard library")
+    logger.warning("from loguru")
+
+    first, second = stream.getvalue().splitlines()
+    if json_lines:
+        assert json.loads(first)["logger"] == "fastapi_pro.app"
+        assert json.loads(second)["logger"] == __name__
+    else:
+        assert first.split()[2:4] == ["fastapi_pro.app", "from"]
+        assert second.split()[2:4] == [__name__, "from"]
+        assert "tests.observability.test_logging from the" not in first

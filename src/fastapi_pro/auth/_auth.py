@@ -21,8 +21,10 @@ from fastapi_pro.auth._openapi import install_auth_openapi
 from fastapi_pro.auth._principal import Principal
 from fastapi_pro.auth._store import InMemoryTokenStore, TokenStore
 from fastapi_pro.auth._tokens import REFRESH, Tokens
+from fastapi_pro.errors import AppError
 
 STATE_KEY = "fastapi_pro_auth"
+_REFUSALS = frozenset({400, 401, 403})
 
 UserLoader = Callable[[Principal], Awaitable[Any]] | Callable[[Principal, Any], Awaitable[Any]]
 """``async (principal) -> user | None``, or ``async (principal, session) -> user | None``: finds
@@ -102,6 +104,24 @@ class Auth:
         self.store: TokenStore = store or InMemoryTokenStore()
         self.api_keys = api_keys
         self.check_denylist = check_denylist
+        self._failure_listeners: list[Callable[[str], None]] = []
+
+    def add_failure_listener(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener`` with the problem code of every request the auth block refuses.
+
+        The codes are the auth errors' own: ``unauthorized`` (no credentials),
+        ``invalid_token``, ``invalid_api_key``, ``insufficient_scope``, and the token
+        endpoint's ``invalid_grant``, ``invalid_request`` and ``unsupported_grant_type``.
+        A token store that does not answer is an outage, not a refusal: it is not reported.
+        `Metrics.track_auth` counts them.
+        """
+        self._failure_listeners.append(listener)
+
+    def refused(self, error: AppError) -> None:
+        """Report ``error`` to the failure listeners if it refuses the client (400, 401, 403)."""
+        if error.status in _REFUSALS:
+            for listener in self._failure_listeners:
+                listener(error.code)
 
     @property
     def realm(self) -> str:

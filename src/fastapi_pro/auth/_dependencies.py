@@ -43,6 +43,7 @@ def _warn_api_keys_disabled() -> None:
 
 
 def _fail(connection: HTTPConnection, error: AppError) -> NoReturn:
+    Auth.of(connection).refused(error)
     if connection.scope["type"] == "websocket":
         raise WebSocketException(WS_1008_POLICY_VIOLATION, reason=error.title) from error
     raise error

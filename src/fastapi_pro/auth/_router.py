@@ -114,6 +114,41 @@ def _response(pair: TokenPair, principal: Principal) -> TokenResponse:
     )
 
 
+async def _answer(auth: Auth, form: dict[str, str], authenticate: Authenticate) -> TokenResponse:
+    """Answer a token request: a refresh, or a password grant."""
+    grant = form.get("grant_type", "password")
+    if grant == "refresh_token":
+        try:
+            pair = await auth.refresh(form.get("refresh_token", ""))
+        except InvalidTokenError as error:
+            raise OAuthError("invalid_grant", "The refresh token is invalid.") from error
+        return TokenResponse(
+            access_token=pair.access_token,
+            expires_in=pair.expires_in,
+            refresh_token=pair.refresh_token,
+        )
+    if grant != "password":
+        raise OAuthError(
+            "unsupported_grant_type", f"grant_type {quote_input(grant)} is not supported."
+        )
+    return await _password_grant(auth, form, authenticate)
+
+
+async def _password_grant(
+    auth: Auth, form: dict[str, str], authenticate: Authenticate
+) -> TokenResponse:
+    username, password = form.get("username"), form.get("password")
+    if not username or not password:
+        raise OAuthError("invalid_request", "username and password are required.")
+    principal = await authenticate(username, password)
+    if principal is None:
+        raise OAuthError("invalid_grant", "The username or password is wrong.")
+    requested = set(form.get("scope", "").split())
+    if requested:
+        principal = replace(principal, scopes=principal.scopes & requested)
+    return _response(await auth.login(principal), principal)
+
+
 def password_flow_router(authenticate: Authenticate, *, prefix: str = "/auth") -> APIRouter:
     """Build ``POST {prefix}/token``, ``/logout`` and ``/logout-all``.
 
@@ -136,32 +171,11 @@ def password_flow_router(authenticate: Authenticate, *, prefix: str = "/auth") -
     )
     async def token(request: Request) -> TokenResponse:
         auth = Auth.of(request)
-        form = await _form(request)
-        grant = form.get("grant_type", "password")
-        if grant == "refresh_token":
-            try:
-                pair = await auth.refresh(form.get("refresh_token", ""))
-            except InvalidTokenError as error:
-                raise OAuthError("invalid_grant", "The refresh token is invalid.") from error
-            return TokenResponse(
-                access_token=pair.access_token,
-                expires_in=pair.expires_in,
-                refresh_token=pair.refresh_token,
-            )
-        if grant != "password":
-            raise OAuthError(
-                "unsupported_grant_type", f"grant_type {quote_input(grant)} is not supported."
-            )
-        username, password = form.get("username"), form.get("password")
-        if not username or not password:
-            raise OAuthError("invalid_request", "username and password are required.")
-        principal = await authenticate(username, password)
-        if principal is None:
-            raise OAuthError("invalid_grant", "The username or password is wrong.")
-        requested = set(form.get("scope", "").split())
-        if requested:
-            principal = replace(principal, scopes=principal.scopes & requested)
-        return _response(await auth.login(principal), principal)
+        try:
+            return await _answer(auth, await _form(request), authenticate)
+        except OAuthError as error:
+            auth.refused(error)
+            raise
 
     @router.post(
         "/logout",
@@ -169,7 +183,12 @@ def password_flow_router(authenticate: Authenticate, *, prefix: str = "/auth") -
         responses=problem_responses(InvalidTokenError, TokenStoreUnavailableError),
     )
     async def logout(request: Request, body: RefreshTokenBody) -> None:
-        await Auth.of(request).logout(body.refresh_token)
+        auth = Auth.of(request)
+        try:
+            await auth.logout(body.refresh_token)
+        except InvalidTokenError as error:
+            auth.refused(error)
+            raise
 
     @router.post(
         "/logout-all", status_code=204, responses=problem_responses(TokenStoreUnavailableError)

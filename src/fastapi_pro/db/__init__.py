@@ -52,6 +52,7 @@ from fastapi_pro.db._pagination import (
     parse_sort,
     sort_params,
 )
+from fastapi_pro.db._pool_watch import PoolListener
 from fastapi_pro.db._reads import ReadRepository
 from fastapi_pro.db._repository import Repository
 from fastapi_pro.db._session import (
@@ -81,6 +82,7 @@ __all__ = [
     "Page",
     "PageParams",
     "PageParamsDep",
+    "PoolListener",
     "ReadConnectionDep",
     "ReadRepository",
     "Repository",

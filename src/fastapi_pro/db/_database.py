@@ -31,6 +31,7 @@ from starlette.types import ASGIApp
 from fastapi_pro.db._cursor import CURSOR_KEY
 from fastapi_pro.db._errors import DatabaseUnavailableError, raise_translated
 from fastapi_pro.db._faults import FaultWatch, connect_args, from_driver
+from fastapi_pro.db._pool_watch import PoolListener, watch, watched_pool_class
 from fastapi_pro.db._soft_delete import SoftDeleteSession
 from fastapi_pro.settings import DatabaseSettings
 
@@ -205,8 +206,12 @@ class Database:
             command_timeout=command_timeout,
         )
         options.update(extra)
+        if "pool" not in options:
+            options["poolclass"] = watched_pool_class(self.url, options.get("poolclass"))
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         self._faults = FaultWatch(self.engine)
+        self._pool_listeners: list[PoolListener] = []
+        watch(self.engine.sync_engine.pool, self._pool_listeners)
         # Readiness pings through a pool of its own: it must not queue behind the requests.
         self._probe = self.engine if memory else _probe_engine(self.url, options["connect_args"])
         if sqlite:
@@ -248,6 +253,14 @@ class Database:
     def dialect(self) -> str:
         """The backend name: ``"postgresql"``, ``"sqlite"``, ..."""
         return self.url.get_backend_name()
+
+    def add_pool_listener(self, listener: PoolListener) -> None:
+        """Tell ``listener`` how long each checkout of the request pool waited, and which timed out.
+
+        It also hears of every change to the pool's counts (checkout, return, dispose).
+        `Metrics.track_database` registers one; the health pings' own pool is not reported.
+        """
+        self._pool_listeners.append(listener)
 
     @asynccontextmanager
     async def lifespan(self, app: ASGIApp) -> AsyncIterator[None]:

@@ -81,6 +81,7 @@ class Health:
         self._running: asyncio.Task[HealthReport] | None = None
         self._stragglers: set[asyncio.Task[ComponentReport]] = set()
         self._started = False
+        self._result_listeners: list[Callable[[str, bool], None]] = []
 
     @classmethod
     def from_settings(cls, settings: HealthSettings, **options: Any) -> Health:
@@ -127,6 +128,14 @@ class Health:
         limit = self.check_timeout if timeout is None else _positive("timeout", timeout)
         self._checks[name] = _Registered(name, check, critical, limit, kind)
         self._cached = None
+
+    def add_result_listener(self, listener: Callable[[str, bool], None]) -> None:
+        """Call ``listener(name, passed)`` after every run of every check.
+
+        ``passed`` is false when the check failed or timed out (a non-critical check too).
+        `Metrics.track_health` turns it into ``health_check_status{check}``.
+        """
+        self._result_listeners.append(listener)
 
     @property
     def started(self) -> bool:
@@ -187,7 +196,9 @@ class Health:
     def _note(
         self, check: _Registered, status: Status, output: str | None, error: Exception | None
     ) -> None:
-        """Log a check that starts or stops failing, once per change rather than per probe."""
+        """Tell the listeners; log a check that starts or stops failing, once per change."""
+        for listener in self._result_listeners:
+            listener(check.name, status != "fail")
         if status == "fail" and check.name not in self._failing:
             self._failing.add(check.name)
             logger.warning("Health check %r failed (%s).", check.name, output, exc_info=error)

@@ -23,7 +23,7 @@ CONTEXT_KEYS = ("request_id", "trace_id", "span_id")
 
 _DEV_FORMAT = (
     "<green>{time:HH:mm:ss.SSS}</green> <level>{level: <8}</level> "
-    "<cyan>{name}</cyan> <level>{message}</level>"
+    "<cyan>{extra[_logger]}</cyan> <level>{message}</level>"
     "{extra[_context]}"
 )
 
@@ -47,13 +47,25 @@ class InterceptHandler(logging.Handler):
         ).log(level, record.getMessage())
 
 
+def _logger_name(record: Any) -> str:
+    """The ``logger`` of a record, the same in text and JSON.
+
+    The standard-library logger's name for records that came through `logging` (not the module
+    that called it), and the calling module for loguru's own calls.
+    """
+    name: str = record["extra"].get("logger_name") or record["name"]
+    return name
+
+
 def _json_line(record: Any) -> str:
     extra = dict(record["extra"])
+    extra.pop("logger_name", None)
+    extra.pop("_logger", None)
     document: dict[str, Any] = {
         "timestamp": record["time"].astimezone(UTC).isoformat(timespec="milliseconds"),
         "level": record["level"].name,
         "message": record["message"],
-        "logger": extra.pop("logger_name", None) or record["name"],
+        "logger": _logger_name(record),
     }
     for key in CONTEXT_KEYS:
         document[key] = extra.pop(key, None)
@@ -105,6 +117,7 @@ def add_log_context(record: Any) -> None:
 def _add_context(record: Any) -> None:
     add_log_context(record)
     extra = record["extra"]
+    extra["_logger"] = _logger_name(record)
     parts = [f"{key}={extra[key]}" for key in CONTEXT_KEYS if extra.get(key)]
     extra["_context"] = (" [" + " ".join(parts) + "]") if parts else ""
 

@@ -5,16 +5,14 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.openmetrics import exposition as openmetrics
-from prometheus_client.registry import Collector
 
 from fastapi_pro.errors import AuthenticationError, PermissionDeniedError
 from fastapi_pro.observability._http_metrics import (
@@ -22,6 +20,7 @@ from fastapi_pro.observability._http_metrics import (
     LocalHttpMetrics,
     SharedHttpMetrics,
 )
+from fastapi_pro.observability._pool_metrics import PoolCollector, PoolMetrics
 from fastapi_pro.settings import Settings
 
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
@@ -39,44 +38,12 @@ def normalize_method(method: str) -> str:
     return method if method in _KNOWN_METHODS else "_OTHER"
 
 
-class _PoolCollector(Collector):
-    """Reports a `Database`'s connection pool at scrape time."""
-
-    def __init__(self, pools: dict[str, Any]) -> None:
-        self._pools = pools
-
-    def collect(self) -> Iterator[Metric]:
-        families = {
-            "checkedout": GaugeMetricFamily(
-                "db_client_connections_used", "Connections checked out.", labels=["pool_name"]
-            ),
-            "checkedin": GaugeMetricFamily(
-                "db_client_connections_idle", "Idle connections in the pool.", labels=["pool_name"]
-            ),
-            "size": GaugeMetricFamily(
-                "db_client_connections_max", "Connections the pool keeps.", labels=["pool_name"]
-            ),
-            "overflow": GaugeMetricFamily(
-                "db_client_connections_overflow",
-                "Connections open beyond the pool size (0 while the pool is not full).",
-                labels=["pool_name"],
-            ),
-        }
-        for name, pool in self._pools.items():
-            for attribute, family in families.items():
-                reader = getattr(pool, attribute, None)
-                if callable(reader):
-                    family.add_metric([name], _reading(attribute, reader()))
-        yield from families.values()
+class _FailureSource(Protocol):
+    def add_failure_listener(self, listener: Callable[[str], None]) -> None: ...
 
 
-def _reading(attribute: str, value: float) -> float:
-    """A pool reading as a gauge value.
-
-    SQLAlchemy's ``overflow()`` counts down from ``-pool_size`` while the pool fills (and a
-    failed connect lowers it too), so only what lies beyond the pool size is reported.
-    """
-    return float(max(0, value)) if attribute == "overflow" else float(value)
+class _ResultSource(Protocol):
+    def add_result_listener(self, listener: Callable[[str, bool], None]) -> None: ...
 
 
 def _check_multiprocess_environment(directory: str) -> None:
@@ -100,6 +67,25 @@ def _check_multiprocess_environment(directory: str) -> None:
             "container or the service manager."
         )
         raise RuntimeError(msg)
+
+
+def _auth_failures(registry: CollectorRegistry) -> Counter:
+    return Counter(
+        "auth_failures",
+        "Requests refused by authentication or authorisation, by problem code.",
+        ("reason",),
+        registry=registry,
+    )
+
+
+def _health_status(registry: CollectorRegistry) -> Gauge:
+    return Gauge(
+        "health_check_status",
+        "1 if the check passed on its last run, 0 if it failed.",
+        ("check",),
+        registry=registry,
+        multiprocess_mode="livemin",  # see Metrics.track_health
+    )
 
 
 class Metrics:
@@ -139,7 +125,11 @@ class Metrics:
             _check_multiprocess_environment(multiprocess_dir)
             self.http = SharedHttpMetrics(self.registry, duration_buckets, size_buckets)
         self._pools: dict[str, Any] = {}
-        self.registry.register(_PoolCollector(self._pools))
+        if multiprocess_dir is None:  # else the pools write shared gauges (see PoolMetrics)
+            self.registry.register(PoolCollector(self._pools))
+        self._pool_metrics = PoolMetrics(self.registry, shared_gauges=multiprocess_dir is not None)
+        self._auth_failures = _auth_failures(self.registry)
+        self._health_status = _health_status(self.registry)
 
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> Metrics:
@@ -176,8 +166,40 @@ class Metrics:
         )
 
     def track_database(self, database: Any, name: str = "default") -> None:
-        """Report a `Database`'s pool as ``db_client_connections_*`` gauges, read at scrape time."""
-        self._pools[name] = database.engine.pool
+        """Report a `Database`'s pool as ``db_client_connection*`` metrics labelled ``name``.
+
+        The ``db_client_connections_*`` gauges are read from the pool at scrape time (in
+        multiprocess mode, written by each worker as its pool changes and summed over the live
+        workers); ``db_client_connection_wait_time_seconds`` and
+        ``db_client_connection_timeouts_total`` come from `Database.add_pool_listener`.
+        """
+        self._pools[name] = database.engine
+        recorder = self._pool_metrics.recorder(name)
+        recorder.changed(database.engine.pool)  # the sizes show before the first checkout
+        database.add_pool_listener(recorder)
+
+    def track_auth(self, auth: _FailureSource) -> None:
+        """Count an `Auth`'s refusals in ``auth_failures_total{reason}``.
+
+        ``reason`` is the problem code (``unauthorized``, ``invalid_token``, ``invalid_grant``,
+        ``insufficient_scope``, ...): a fixed set, never anything the client sent.
+        """
+        failures = self._auth_failures
+        auth.add_failure_listener(lambda reason: failures.labels(reason).inc())
+
+    def track_health(self, health: _ResultSource) -> None:
+        """Report each check of a `Health` in ``health_check_status{check}``: 1 pass, 0 fail.
+
+        The value is the check's last run in this process. Under multiprocess mode every worker
+        runs the checks of the probes it answers, and the gauge is ``livemin``: it shows 0
+        while the last run of any live worker failed, so a dependency that one worker cannot
+        reach is not hidden behind the workers that can. A recovery shows once every worker
+        that saw the failure has run the check again (the next probes it answers).
+        """
+        status = self._health_status
+        health.add_result_listener(
+            lambda check, passed: status.labels(check).set(1 if passed else 0)
+        )
 
     def render(self, accept: str = "") -> tuple[bytes, str]:
         """Return the exposition and its content type; OpenMetrics (with exemplars) if accepted."""
@@ -187,15 +209,10 @@ class Metrics:
 
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
-            self._register_pools(registry)
         if "application/openmetrics-text" in accept:
             text: bytes = openmetrics.generate_latest(registry)  # type: ignore[no-untyped-call]
             return text, openmetrics.CONTENT_TYPE_LATEST
         return generate_latest(registry), CONTENT_TYPE_LATEST
-
-    def _register_pools(self, registry: CollectorRegistry) -> None:
-        if self._pools:
-            registry.register(_PoolCollector(self._pools))
 
     def mark_process_dead(self, pid: int | None = None) -> None:
         """In multiprocess mode, drop a stopped worker's live gauges (call it at shutdown)."""

@@ -25,7 +25,7 @@ from fastapi_pro.errors._problem import ProblemResponse, problem_body
 from fastapi_pro.observability._logging import REQUEST_ID_CONTEXT as _REQUEST_ID
 from fastapi_pro.observability._logging import write_access_log
 from fastapi_pro.observability._metrics import Metrics, normalize_method
-from fastapi_pro.observability._routes import UNMATCHED, RouteTemplates
+from fastapi_pro.observability._routes import UNMATCHED, RouteTemplates, app_path
 from fastapi_pro.observability._spans import (
     TracerChoice,
     Tracers,
@@ -119,7 +119,7 @@ class ObservabilityMiddleware:
                 await self._reject(scope, receive, send)
                 return
             scope.setdefault("state", {})["request_id"] = request_id
-        if not self._measures or scope["path"] in self.skip_paths:
+        if not self._measures or _app_path(scope) in self.skip_paths:
             await self.app(scope, receive, self._stamping(send, request_id))
             return
         await _Request(self, scope, request_id).run(receive, send, carrier)
@@ -357,6 +357,12 @@ class _Request:
             span.set_status(Status(StatusCode.ERROR))
         span.set_attributes(attributes)
         span.end(end_time=end_ns)
+
+
+def _app_path(scope: Scope) -> str:
+    """The path skip paths are matched against: the root path, when there is one, left out."""
+    path: str = app_path(scope) if scope.get("root_path") else scope["path"]
+    return path
 
 
 def _span_name(label_method: str, method: str) -> str:

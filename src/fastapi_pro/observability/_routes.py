@@ -37,6 +37,23 @@ def _templates(app: Any) -> dict[int, set[str]]:
     return found
 
 
+def app_path(scope: Scope) -> str:
+    """The request's path below its root path: what the app's routes (and skip paths) name.
+
+    Servers started with a root path (``uvicorn --root-path /api``) put it in front of
+    ``scope["path"]`` as well as in ``scope["root_path"]``; a root path set by the app itself
+    (``FastAPI(root_path=...)``) is in ``root_path`` only. Either way this is ``/metrics``.
+    """
+    path: str = scope["path"]
+    root_path: str = scope.get("root_path", "")
+    if not root_path or not path.startswith(root_path):
+        return path
+    rest = path[len(root_path) :]
+    if not rest:
+        return "/"
+    return rest if rest.startswith("/") else path
+
+
 def _template_of(prefix: str, path_params: dict[str, Any]) -> str:
     """Put a mount's parameters back as ``{name}``: its values must not become labels."""
     if not path_params:
