@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from fastapi_pro._observability_export import ASSETS
+from fastapi_pro._observability_export import ASSETS, export
+from tests.doc_pages import ROOT, code_blocks
 
 PROMTOOL_TESTS = Path(__file__).parent / "promtool"
 RECORDING = ASSETS / "fastapi-pro-recording-rules.yml"
@@ -104,3 +105,18 @@ def test_burn_rate_pages_wait_for_no_for_clause() -> None:
 
     assert len(burn) == 4
     assert all("for" not in rule for rule in burn)
+
+
+def test_the_documented_prometheus_config_loads_the_exported_rules(
+    promtool: str, tmp_path: Path
+) -> None:
+    """docs/dashboards.md's prometheus.yml, beside what the export command writes."""
+    [block] = [block for block in code_blocks(ROOT / "docs/dashboards.md") if block.lang == "yaml"]
+    export(tmp_path / "observability")
+    (tmp_path / "prometheus.yml").write_text(block.text)
+
+    result = run(promtool, "check", "config", tmp_path / "prometheus.yml")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS: 13 rules found" in result.stdout
+    assert "SUCCESS: 8 rules found" in result.stdout
