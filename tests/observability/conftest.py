@@ -101,9 +101,11 @@ def _prometheus_tool(name: str) -> str:
     configured = os.environ.get(PROMETHEUS_ENV)
     server = shutil.which(configured or "prometheus")
     found = shutil.which(name, path=str(Path(server).parent)) if server else None
-    found = found or shutil.which(name)
     if found is None:
-        message = f"{name!r} is not on PATH (Debian: apt-get install prometheus)"
+        message = (
+            f"no {name!r} beside {configured or 'prometheus'!r} on PATH "
+            "(Debian: apt-get install prometheus)"
+        )
         if configured:
             pytest.fail(f"{message}; {PROMETHEUS_ENV} is set, so tests that need it must not skip.")
         pytest.skip(f"{message}; set {PROMETHEUS_ENV} to make this a failure.")
