@@ -19,8 +19,15 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from grafana_foundation_sdk.builders import dashboard, prometheus, stat, timeseries
+from grafana_foundation_sdk.builders import common, dashboard, prometheus, stat, timeseries
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models.common import (
+    BigValueGraphMode,
+    LegendDisplayMode,
+    LegendPlacement,
+    SortOrder,
+    TooltipDisplayMode,
+)
 from grafana_foundation_sdk.models.dashboard import (
     DashboardCursorSync,
     DataSourceRef,
@@ -185,9 +192,14 @@ ROWS = (
 def _panel(chart: Chart, panel_id: int) -> timeseries.Panel | stat.Panel:
     panel: timeseries.Panel | stat.Panel
     if chart.kind == "stat":
-        panel = stat.Panel().height(6)
+        last = common.ReduceDataOptions().calcs(["lastNotNull"]).values(False)
+        panel = stat.Panel().height(6).reduce_options(last).graph_mode(BigValueGraphMode.NONE)
     else:
-        panel = timeseries.Panel().height(8).fill_opacity(10)
+        listed = common.VizLegendOptions().display_mode(LegendDisplayMode.LIST).show_legend(True)
+        listed = listed.placement(LegendPlacement.BOTTOM)
+        tooltip = common.VizTooltipOptions().mode(TooltipDisplayMode.MULTI)
+        panel = timeseries.Panel().height(8).fill_opacity(10).legend(listed)
+        panel = panel.tooltip(tooltip.sort(SortOrder.DESCENDING))
     panel = panel.id(panel_id).title(chart.title).description(chart.description)
     panel = panel.unit(chart.unit).datasource(DATASOURCE).span(12)
     for letter, (expr, legend) in zip("ABCDEFGH", chart.queries, strict=False):
