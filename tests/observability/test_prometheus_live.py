@@ -66,17 +66,17 @@ def test_every_panel_and_rule_has_data_and_alerts_fire(
         proxy.refuse()
         refused = [get_products(demo.url, authorization) for _ in range(40)]
         assert set(refused) == {503}
-        wait_for(lambda: firing(prometheus, "HttpErrorBudgetFastBurn"), "the fast-burn page")
+        wait_for_alert(prometheus, "HttpErrorBudgetFastBurn", "firing")
         proxy.restore()
 
         present = metrics_present(prometheus)
         assert_every_dashboard_query_has_data(prometheus, present)
         assert_every_recording_rule_has_data(prometheus)
         if checked("db_client_connection_timeouts_total", present):
-            wait_for(lambda: firing(prometheus, "DatabasePoolCheckoutTimeouts"), "timeouts alert")
+            wait_for_alert(prometheus, "DatabasePoolCheckoutTimeouts", "firing")
 
         demo.stop()
-        wait_for(lambda: alert_state(prometheus, "TargetDown") == "pending", "target down")
+        wait_for_alert(prometheus, "TargetDown", "pending")  # `for: 1m`
     assert time.monotonic() - started < DEADLINE
 
 
@@ -126,7 +126,7 @@ def demo_service(tmp_path: Path, url: str) -> Iterator[Demo]:
         "FASTAPI_PRO_DATABASE__POOL_SIZE": "1",
         "FASTAPI_PRO_DATABASE__MAX_OVERFLOW": "0",
         "FASTAPI_PRO_DATABASE__POOL_TIMEOUT": "0.01",
-        "FASTAPI_PRO_OBSERVABILITY__ACCESS_LOG": "false",
+        "FASTAPI_PRO_OBSERVABILITY__ACCESS_LOG_ENABLED": "false",
     }
     command = [
         sys.executable,
@@ -288,8 +288,14 @@ def alert_state(prometheus: str, name: str) -> str | None:
     return "firing" if "firing" in states else next(iter(states), None)
 
 
-def firing(prometheus: str, name: str) -> bool:
-    return alert_state(prometheus, name) == "firing"
+def wait_for_alert(prometheus: str, name: str, state: str) -> None:
+    """Wait until alert ``name`` is ``state``; else fail showing what the rules evaluated to."""
+    try:
+        wait_for(lambda: alert_state(prometheus, name) == state, f"{name} {state}")
+    except pytest.fail.Exception:
+        rules = httpx.get(f"{prometheus}/api/v1/rules", timeout=10).json()["data"]["groups"]
+        health = [(r["name"], r["health"], r.get("lastError")) for g in rules for r in g["rules"]]
+        pytest.fail(f"{name} not {state} within 30 s; rules: {health}")
 
 
 def metrics_present(prometheus: str) -> set[str]:
