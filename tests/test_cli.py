@@ -663,6 +663,28 @@ def test_export_writes_the_dashboard_and_rules_as_shipped(
     assert "rule_files" in printed
 
 
+def test_export_loads_no_web_or_database_library(tmp_path: Path) -> None:
+    code = (
+        "import sys; from fastapi_pro.cli import main; "
+        f"main(['observability', 'export', '--out', {str(tmp_path)!r}]); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} "
+        "& {'fastapi', 'pydantic', 'sqlalchemy', 'starlette', 'prometheus_client', 'yaml'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_export_help_names_its_options(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["observability", "export", "--help"])
+
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for option in ("--out", "--force", "prometheus.yml", "Grafana"):
+        assert option in out
+
+
 def test_export_writes_to_observability_by_default(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
