@@ -20,6 +20,8 @@ import uvicorn
 
 from fastapi_pro import _scaffold
 from fastapi_pro._demo import APP_FACTORY, DEFAULT_DATABASE_URL, DemoOptions, serve
+from fastapi_pro._observability_export import ASSETS
+from fastapi_pro._observability_export import FILES as EXPORTED
 from fastapi_pro._scaffold import ProjectName, generate, next_steps
 from fastapi_pro._scaffold_source import Source, installed_source
 from fastapi_pro.cli import main
@@ -68,7 +70,7 @@ def pyproject_of(project: Path) -> dict[str, Any]:
 # -- the command line ------------------------------------------------------------------------
 
 
-def test_help_lists_both_commands(capsys: pytest.CaptureFixture[str]) -> None:
+def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["--help"])
 
@@ -76,6 +78,7 @@ def test_help_lists_both_commands(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "demo" in out
     assert "new" in out
+    assert "observability" in out
 
 
 def test_demo_help_names_its_options_and_the_extra(capsys: pytest.CaptureFixture[str]) -> None:
@@ -639,6 +642,109 @@ def test_python_dash_m_examples_orders_is_the_demo_command() -> None:
     )
 
     assert result.stdout.startswith("usage: fastapi-pro demo")
+
+
+# -- observability export --------------------------------------------------------------------
+
+
+def test_export_writes_the_dashboard_and_rules_as_shipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "ops" / "grafana"
+
+    status = main(["observability", "export", "--out", str(out)])
+
+    assert status == 0
+    assert sorted(path.name for path in out.iterdir()) == sorted(EXPORTED)
+    for name in EXPORTED:
+        assert (out / name).read_bytes() == (ASSETS / name).read_bytes()
+    printed = capsys.readouterr().out
+    assert f"Wrote {out / 'fastapi-pro-dashboard.json'}" in printed
+    assert "rule_files" in printed
+
+
+def test_export_loads_no_web_or_database_library(tmp_path: Path) -> None:
+    code = (
+        "import sys; from fastapi_pro.cli import main; "
+        f"main(['observability', 'export', '--out', {str(tmp_path)!r}]); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} "
+        "& {'fastapi', 'pydantic', 'sqlalchemy', 'starlette', 'prometheus_client', 'yaml'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_export_help_names_its_options(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["observability", "export", "--help"])
+
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for option in ("--out", "--force", "prometheus.yml", "Grafana"):
+        assert option in out
+
+
+def test_export_writes_to_observability_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    assert main(["observability", "export"]) == 0
+
+    assert sorted(path.name for path in (tmp_path / "observability").iterdir()) == sorted(EXPORTED)
+
+
+def test_export_refuses_to_overwrite_and_writes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "fastapi-pro-alerting-rules.yml").write_text("# my edited alerts\n")
+
+    result = subprocess.run(
+        [sys.executable, "-m", "fastapi_pro.cli", "observability", "export", "--out", tmp_path],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"fastapi-pro observability export: error: {tmp_path / 'fastapi-pro-alerting-rules.yml'}"
+        " already exists; pass --force to overwrite the files there.\n"
+    )
+    assert [path.name for path in tmp_path.iterdir()] == ["fastapi-pro-alerting-rules.yml"]
+    assert (tmp_path / "fastapi-pro-alerting-rules.yml").read_text() == "# my edited alerts\n"
+
+
+def test_export_force_overwrites(tmp_path: Path) -> None:
+    (tmp_path / "fastapi-pro-dashboard.json").write_text("{}")
+
+    assert main(["observability", "export", "--out", str(tmp_path), "--force"]) == 0
+
+    assert (tmp_path / "fastapi-pro-dashboard.json").read_bytes() == (
+        ASSETS / "fastapi-pro-dashboard.json"
+    ).read_bytes()
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_export_to_an_unwritable_place_is_one_message_and_no_traceback() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "fastapi_pro.cli", "observability", "export", "--out", "/proc/x"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    assert result.stderr == (
+        "fastapi-pro observability export: error: cannot write /proc/x: No such file or directory\n"
+    )
+
+
+def test_observability_needs_an_action(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["observability"])
+
+    assert exit_info.value.code == 2
+    assert "the following arguments are required: ACTION" in capsys.readouterr().err
 
 
 # -- the generated project's own suite -------------------------------------------------------

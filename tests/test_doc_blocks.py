@@ -118,7 +118,11 @@ OTHER = {
     ),
     "text": "printed output, shown after the command that prints it",
     "promql": "queries over the metrics that tests/observability checks by name",
-    "yaml": "a Kubernetes probe excerpt naming the routes tests/test_health.py serves",
+    "yaml": (
+        "a Kubernetes probe excerpt naming the routes tests/test_health.py serves; the"
+        " prometheus.yml of docs/dashboards.md, which tests/observability/test_rules.py checks"
+        " with promtool"
+    ),
 }
 """Languages that are neither run nor parsed here, and what checks them."""
 

@@ -3,6 +3,7 @@
 ```console
 $ fastapi-pro demo                 # seed and serve the orders example on SQLite
 $ fastapi-pro new my-service       # generate a service in ./my-service
+$ fastapi-pro observability export # write the Grafana dashboard and Prometheus rules
 ```
 
 Only the standard library is loaded until a subcommand runs, so ``--help`` and argument
@@ -39,7 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         run(args)
     except CommandError as error:
-        print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)
+        command = " ".join(filter(None, (args.command, getattr(args, "action", None))))
+        print(f"{PROG} {command}: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -55,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_demo(commands)
     _add_new(commands)
+    _add_observability(commands)
     return parser
 
 
@@ -118,6 +121,34 @@ def _add_new(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     new.set_defaults(run=_run_new)
 
 
+def _add_observability(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    observability = commands.add_parser(
+        "observability",
+        help="export the Grafana dashboard and the Prometheus rules",
+        description="Files for operating a fastapi-pro service with Grafana and Prometheus.",
+    )
+    actions = observability.add_subparsers(dest="action", required=True, metavar="ACTION")
+    export = actions.add_parser(
+        "export",
+        help="write the dashboard and the rule files into a directory",
+        description=(
+            "Write fastapi-pro-dashboard.json (import it into Grafana), "
+            "fastapi-pro-recording-rules.yml and fastapi-pro-alerting-rules.yml (list both "
+            "under rule_files in prometheus.yml). Existing files are left alone unless "
+            "--force is given."
+        ),
+    )
+    export.add_argument(
+        "--out",
+        metavar="DIR",
+        type=Path,
+        default=Path("observability"),
+        help="directory to write into, created when missing (%(default)s)",
+    )
+    export.add_argument("--force", action="store_true", help="overwrite files already there")
+    export.set_defaults(run=_run_observability_export)
+
+
 def _run_demo(args: argparse.Namespace) -> None:
     from fastapi_pro._demo import DemoOptions, serve  # noqa: PLC0415 - loaded on use
 
@@ -145,6 +176,20 @@ def _run_new(args: argparse.Namespace) -> None:
         raise CommandError(msg) from None
     print(f"Created {args.name.project} in {directory} ({len(written)} files).")
     print(next_steps(args.name, directory, source))
+
+
+def _run_observability_export(args: argparse.Namespace) -> None:
+    from fastapi_pro._observability_export import export, next_steps  # noqa: PLC0415
+
+    try:
+        written = export(args.out, force=args.force)
+    except FileExistsError as error:
+        raise CommandError(str(error)) from None
+    except OSError as error:
+        raise CommandError(f"cannot write {args.out}: {error.strerror}") from None
+    for path in written:
+        print(f"Wrote {path}")
+    print(next_steps(written))
 
 
 def _project_name(value: str) -> object:

@@ -3,8 +3,11 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -84,3 +87,38 @@ async def client_for(app: ASGIApp) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         yield client
+
+
+PROMETHEUS_ENV = "FASTAPI_PRO_TEST_PROMETHEUS"
+
+
+def _prometheus_tool(name: str) -> str:
+    """``name`` (``prometheus`` or ``promtool``), beside ``$FASTAPI_PRO_TEST_PROMETHEUS``.
+
+    Without the variable the tool is looked up on ``PATH`` and the test is skipped when it is
+    missing; with it (as CI sets it), a missing tool fails the test.
+    """
+    configured = os.environ.get(PROMETHEUS_ENV)
+    server = shutil.which(configured or "prometheus")
+    found = shutil.which(name, path=str(Path(server).parent)) if server else None
+    if found is None:
+        message = (
+            f"no {name!r} beside {configured or 'prometheus'!r} on PATH "
+            "(Debian: apt-get install prometheus)"
+        )
+        if configured:
+            pytest.fail(f"{message}; {PROMETHEUS_ENV} is set, so tests that need it must not skip.")
+        pytest.skip(f"{message}; set {PROMETHEUS_ENV} to make this a failure.")
+    return found
+
+
+@pytest.fixture(scope="session")
+def promtool() -> str:
+    """Prometheus's ``promtool``."""
+    return _prometheus_tool("promtool")
+
+
+@pytest.fixture(scope="session")
+def prometheus_server() -> str:
+    """The ``prometheus`` server binary."""
+    return _prometheus_tool("prometheus")
