@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -11,6 +13,7 @@ import httpx
 import pytest
 import redis
 import redis.asyncio
+from loguru import logger
 from starlette.types import ASGIApp
 
 ClientFactory = Callable[[ASGIApp], AbstractAsyncContextManager[httpx.AsyncClient]]
@@ -110,3 +113,29 @@ def postgres_database(postgres_url: str) -> Iterator[str]:
     base = postgres_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
     yield f"{base}/{name}"
     asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+BROWSER_ENV = "FASTAPI_PRO_TEST_BROWSER"
+"""Names the headless browser; when set, the browser tests fail rather than skip."""
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    """The browser: ``$FASTAPI_PRO_TEST_BROWSER``, else ``chromium`` on ``PATH``."""
+    command = os.environ.get(BROWSER_ENV) or "chromium"
+    found = shutil.which(command)
+    if found is None:
+        message = f"{command!r} is not on PATH (Debian: apt-get install chromium)"
+        if os.environ.get(BROWSER_ENV):
+            pytest.fail(f"{message}; {BROWSER_ENV} is set, so these tests must not be skipped.")
+        pytest.skip(f"{message}; set {BROWSER_ENV} to make this a failure.")
+    return found
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """`setup` and `configure_logging` configure logging for the process; put it back after."""
+    yield
+    logger.remove()
+    logging.basicConfig(handlers=[], force=True)
+    logging.getLogger("uvicorn.access").disabled = False

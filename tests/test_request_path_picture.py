@@ -12,9 +12,7 @@ from __future__ import annotations
 import html
 import importlib.util
 import json
-import os
 import re
-import shutil
 import struct
 import subprocess
 import sys
@@ -189,19 +187,6 @@ def test_the_stack_walker_sees_every_layer() -> None:
 
 
 # Headless Chromium: the PNG and the measured texts.
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    """The browser: ``$FASTAPI_PRO_TEST_BROWSER``, else ``chromium`` on ``PATH``."""
-    command = os.environ.get(BROWSER_ENV) or "chromium"
-    found = shutil.which(command)
-    if found is None:
-        message = f"{command!r} is not on PATH (Debian: apt-get install chromium)"
-        if os.environ.get(BROWSER_ENV):
-            pytest.fail(f"{message}; {BROWSER_ENV} is set, so these tests must not be skipped.")
-        pytest.skip(f"{message}; set {BROWSER_ENV} to make this a failure.")
-    return found
 
 
 def run_chromium(chromium: str, *arguments: str) -> str:

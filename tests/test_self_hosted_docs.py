@@ -6,9 +6,8 @@ The pages as a browser renders them, with the network closed, are in
 
 from __future__ import annotations
 
-import logging
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,6 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from loguru import logger
 from pydantic import ValidationError
 
 from fastapi_pro import Settings, setup
@@ -249,13 +247,7 @@ def test_installing_twice_is_refused() -> None:
 # -- through setup() and Settings ------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    """`setup` configures logging for the process; put it back after each test."""
-    yield
-    logger.remove()
-    logging.basicConfig(handlers=[], force=True)
-    logging.getLogger("uvicorn.access").disabled = False
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 def make_settings(tmp_path: Path, **docs: Any) -> Settings:

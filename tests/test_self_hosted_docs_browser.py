@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,19 +28,6 @@ PROJECT = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 30.0
 BROWSER_TIMEOUT = 90.0
 _LISTENING = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    """The browser: ``$FASTAPI_PRO_TEST_BROWSER``, else ``chromium`` on ``PATH``."""
-    command = os.environ.get(BROWSER_ENV) or "chromium"
-    found = shutil.which(command)
-    if found is None:
-        message = f"{command!r} is not on PATH (Debian: apt-get install chromium)"
-        if os.environ.get(BROWSER_ENV):
-            pytest.fail(f"{message}; {BROWSER_ENV} is set, so these tests must not be skipped.")
-        pytest.skip(f"{message}; set {BROWSER_ENV} to make this a failure.")
-    return found
 
 
 @contextmanager

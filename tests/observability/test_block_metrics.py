@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import subprocess
 import sys
 import textwrap
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from loguru import logger
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
@@ -44,13 +42,7 @@ async def small_pool(database_url: str) -> AsyncIterator[Database]:
     await database.dispose()
 
 
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    """`setup` configures logging for the process; put it back after each test."""
-    yield
-    logger.remove()
-    logging.basicConfig(handlers=[], force=True)
-    logging.getLogger("uvicorn.access").disabled = False
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 # -- the pool ------------------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import textwrap
 from collections.abc import Iterator
@@ -13,7 +12,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.exceptions import FastAPIDeprecationWarning
-from loguru import logger
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
@@ -28,12 +26,7 @@ from tests.servers import in_process as serve_in_process
 DURATION_COUNT = "http_server_request_duration_seconds_count"
 
 
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    yield
-    logger.remove()
-    logging.basicConfig(handlers=[], force=True)
-    logging.getLogger("uvicorn.access").disabled = False
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 def _settings(tmp_path: Path) -> Settings:
