@@ -282,3 +282,12 @@ async def test_pool_listeners_hear_each_checkout_timeout_and_return(database_url
     assert len(heard.waits) == 1
     assert heard.timeouts[0] >= 0.2
     assert heard.used == [1, 0, 0]  # checked out, returned, disposed
+
+
+def test_the_timed_pool_logs_under_the_engines_own_pool_name(database_url: str) -> None:
+    database = Database(database_url)
+    pool = database.engine.pool
+
+    assert type(pool).__name__.startswith("Watched")
+    assert pool.logger.name.startswith("sqlalchemy.pool.")
+    assert "fastapi_pro" not in pool.logger.name

@@ -79,7 +79,13 @@ def watched(pool_class: type[Pool]) -> type[Pool]:
     """``pool_class`` with its checkouts timed for the listeners of `watch`."""
     if issubclass(pool_class, _WatchedPool):
         return pool_class
-    return type(f"Watched{pool_class.__name__}", (_WatchedPool, pool_class), {})
+    # SQLAlchemy names a pool's logger after its class: keep the engine's own pool's name.
+    namespace = f"{pool_class.__module__}.{pool_class.__name__}"
+    return type(
+        f"Watched{pool_class.__name__}",
+        (_WatchedPool, pool_class),
+        {"_sqla_logger_namespace": namespace},
+    )
 
 
 def watch(pool: Pool, listeners: list[PoolListener]) -> None:

@@ -155,7 +155,8 @@ SERVICE = (
     Chart(
         "Auth failures by reason",
         "ops",
-        "Refused credentials per second, by problem code (invalid_token, insufficient_scope, invalid_grant ...).",
+        "Refused credentials per second, by problem code "
+        "(invalid_token, insufficient_scope, invalid_grant ...).",
         ((f"sum by (reason) (rate(auth_failures_total{{{JOB}}}[{RATE}]))", "{{reason}}"),),
     ),
     Chart(
