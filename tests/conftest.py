@@ -4,6 +4,8 @@ import asyncio
 import logging
 import os
 import shutil
+import subprocess
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -131,6 +133,32 @@ def chromium() -> str:
             pytest.fail(f"{message}; {BROWSER_ENV} is set, so these tests must not be skipped.")
         pytest.skip(f"{message}; set {BROWSER_ENV} to make this a failure.")
     return found
+
+
+BROWSER_TIMEOUT = 90.0
+"""Seconds one headless Chromium run may take."""
+
+
+def run_chromium(chromium: str, *arguments: str) -> str:
+    """Run headless Chromium in a throw-away profile with ``arguments``; return its output."""
+    with tempfile.TemporaryDirectory() as profile:
+        done = subprocess.run(
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                f"--user-data-dir={profile}",
+                *arguments,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=BROWSER_TIMEOUT,
+            check=True,
+        )
+    return done.stdout
 
 
 @pytest.fixture

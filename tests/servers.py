@@ -49,12 +49,19 @@ def serve(
         _wait_until_ready(server.url + ready, process, log)
         yield server
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, signal.SIGINT)
+
+
+def stop(
+    process: subprocess.Popen[bytes], sent: signal.Signals = signal.SIGTERM, timeout: float = 15
+) -> None:
+    """Send ``sent`` and wait for the process; kill it when it outlives ``timeout`` seconds."""
+    process.send_signal(sent)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:

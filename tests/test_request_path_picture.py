@@ -14,9 +14,7 @@ import importlib.util
 import json
 import re
 import struct
-import subprocess
 import sys
-import tempfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,13 +27,12 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fastapi_pro import Settings, setup
+from tests.conftest import run_chromium
 
 PROJECT = Path(__file__).resolve().parents[1]
 SCRIPT = PROJECT / "docs" / "_gen" / "request_path.py"
 SVG = PROJECT / "docs" / "assets" / "request-path.svg"
 NS = {"svg": "http://www.w3.org/2000/svg"}
-BROWSER_ENV = "FASTAPI_PRO_TEST_BROWSER"
-BROWSER_TIMEOUT = 90.0
 AGREED_NAMES = (
     "http_server_request_duration_seconds",
     "http_server_active_requests",
@@ -189,27 +186,11 @@ def test_the_stack_walker_sees_every_layer() -> None:
 # Headless Chromium: the PNG and the measured texts.
 
 
-def run_chromium(chromium: str, *arguments: str) -> str:
-    with tempfile.TemporaryDirectory() as profile:
-        done = subprocess.run(
-            [
-                chromium,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--hide-scrollbars",
-                "--disable-background-networking",
-                "--host-resolver-rules=MAP * ~NOTFOUND",
-                f"--user-data-dir={profile}",
-                *arguments,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=BROWSER_TIMEOUT,
-            check=True,
-        )
-    return done.stdout
+def offline_chromium(chromium: str, *arguments: str) -> str:
+    """Headless Chromium that resolves no host: the picture must need no network."""
+    return run_chromium(
+        chromium, "--hide-scrollbars", "--host-resolver-rules=MAP * ~NOTFOUND", *arguments
+    )
 
 
 def svg_size() -> tuple[int, int]:
@@ -284,7 +265,7 @@ def test_the_picture_renders_to_a_png_of_its_size(
 ) -> None:
     width, height = svg_size()
     png = tmp_path / f"request-path-{scheme}.png"
-    run_chromium(
+    offline_chromium(
         chromium, *flags, f"--screenshot={png}", f"--window-size={width},{height}", SVG.as_uri()
     )
 
@@ -329,7 +310,7 @@ def test_no_text_overlaps_another_or_leaves_its_box(
     page.write_text(MEASURE % {"fonts": fonts, "svg": SVG.read_text(encoding="utf-8")}, "utf-8")
     width, height = svg_size()
 
-    dom = run_chromium(
+    dom = offline_chromium(
         chromium,
         f"--window-size={width},{height}",
         "--virtual-time-budget=5000",

@@ -21,12 +21,12 @@ from typing import IO
 
 import pytest
 
+from tests.conftest import run_chromium
 from tests.self_hosted_docs_apps import ROOT_PATH
+from tests.servers import stop
 
-BROWSER_ENV = "FASTAPI_PRO_TEST_BROWSER"
 PROJECT = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 30.0
-BROWSER_TIMEOUT = 90.0
 _LISTENING = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
 
 
@@ -46,12 +46,7 @@ def served(factory: str, **environment: str) -> Iterator[str]:
         try:
             yield f"http://127.0.0.1:{_port(server, log)}"
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            stop(server, timeout=10)
 
 
 def _port(server: subprocess.Popen[bytes], log: IO[str]) -> str:
@@ -68,31 +63,17 @@ def _port(server: subprocess.Popen[bytes], log: IO[str]) -> str:
 
 def render(chromium: str, url: str, *extra: str) -> str:
     """Load ``url`` in headless Chromium, no host but 127.0.0.1 resolvable; return the DOM."""
-    with tempfile.TemporaryDirectory() as profile:
-        done = subprocess.run(
-            [
-                chromium,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                f"--user-data-dir={profile}",
-                "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-                "--virtual-time-budget=15000",
-                *extra,
-                "--dump-dom",
-                url,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=BROWSER_TIMEOUT,
-            check=True,
-        )
-    return done.stdout
+    return run_chromium(
+        chromium,
+        "--disable-quic",
+        "--disable-component-update",
+        "--disable-sync",
+        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+        "--virtual-time-budget=15000",
+        *extra,
+        "--dump-dom",
+        url,
+    )
 
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,7 @@ import yaml
 
 from fastapi_pro._observability_export import ASSETS, export
 from tests.faults.proxy import FaultProxy
-from tests.servers import free_port
+from tests.servers import free_port, stop
 
 JOB = "fastapi-pro-demo"
 DEADLINE = 100.0
@@ -176,12 +176,7 @@ def prometheus_scraping(binary: str, tmp_path: Path, demo: Demo) -> Iterator[str
         wait_for(lambda: answers(f"{url}/-/ready", process), "Prometheus", log=log)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 @contextmanager

@@ -26,40 +26,27 @@ from opentelemetry import trace
 from opentelemetry.metrics import _internal as metrics_internal
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 
 from fastapi_pro import Settings, setup
 from fastapi_pro.observability import REQUEST_ID_ATTRIBUTE, configure_logging
+from tests.observability.conftest import Spans, client_for
 
 ROUTE = "/orders/{order_id}"
-
-
-class Recorder:
-    """A tracer provider and the spans it finished."""
-
-    def __init__(self) -> None:
-        self.exporter = InMemorySpanExporter()
-        self.provider = TracerProvider()
-        self.provider.add_span_processor(SimpleSpanProcessor(self.exporter))
-
-    def spans(self) -> list[ReadableSpan]:
-        return list(self.exporter.get_finished_spans())
 
 
 @dataclass
 class World:
     """Every provider a span could land in, and the log lines written."""
 
-    global_: Recorder = field(default_factory=Recorder)
-    own: Recorder = field(default_factory=Recorder)
-    fastapi: Recorder = field(default_factory=Recorder)
+    global_: Spans = field(default_factory=Spans)
+    own: Spans = field(default_factory=Spans)
+    fastapi: Spans = field(default_factory=Spans)
     log: io.StringIO = field(default_factory=io.StringIO)
 
     def spans(self) -> list[ReadableSpan]:
-        return self.global_.spans() + self.own.spans() + self.fastapi.spans()
+        return self.global_.all() + self.own.all() + self.fastapi.all()
 
     def server_spans(self) -> list[ReadableSpan]:
         return [span for span in self.spans() if span.kind is SpanKind.SERVER]
@@ -121,8 +108,7 @@ def make_app(
 
 
 async def get_order(app: FastAPI) -> httpx.Response:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with client_for(app) as client:
         response = await client.get("/orders/7")
     assert response.status_code == 200
     return response
@@ -167,7 +153,7 @@ async def test_one_server_span_per_request(world: World, case: str) -> None:
         [line, _] = world.lines("reading the order")
         assert line["trace_id"] is None
         return
-    servers = getattr(world, holder).spans()
+    servers = getattr(world, holder).all()
     assert [span.kind for span in world.server_spans()] == [SpanKind.SERVER] * 2
     first = next(span for span in servers if span.kind is SpanKind.SERVER)
     assert first.instrumentation_scope is not None
@@ -252,8 +238,7 @@ async def test_http_metrics_are_recorded_once(
         observability={"metrics_enabled": prometheus},  # type: ignore[arg-type]
     )
     components = setup(app, settings, database=False, auth=False, health=False, logging=False)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with client_for(app) as client:
         await client.get("/ping")
 
     assert otel_metrics.get_meter_provider() is metrics_internal._METER_PROVIDER  # type: ignore[attr-defined]
@@ -278,11 +263,10 @@ async def test_a_line_logged_in_a_span_of_the_apps_own_names_that_span(world: Wo
         logger.info("charged")
         return "paid"
 
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with client_for(app) as client:
         response = await client.get("/pay")
 
-    spans = {span.name: span for span in world.own.spans()}
+    spans = {span.name: span for span in world.own.all()}
     charge, server = spans["charge card"], spans["GET /pay"]
     assert charge.context is not None
     assert server.context is not None
@@ -324,5 +308,5 @@ async def test_a_global_provider_set_after_the_first_request_is_followed_within_
     assert world.spans() == []  # not looked for again yet
     clock[0] += 0.6
     await get_order(app)
-    [server] = world.global_.spans()
+    [server] = world.global_.all()
     assert server.name == f"GET {ROUTE}"

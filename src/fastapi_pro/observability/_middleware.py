@@ -39,7 +39,6 @@ DEFAULT_SKIP_PATHS = frozenset({"/metrics", "/health/live", "/health/ready", "/h
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 _TRACE_HEADERS = frozenset({b"traceparent", b"tracestate"})
-_NO_SPAN = INVALID_SPAN
 _Carrier = dict[str, str]
 _CONTRIB_DEPTH = 4  # ServerErrorMiddleware -> OpenTelemetryMiddleware -> ... in contrib's stack
 _DISCONNECTED = 499  # no response was sent: the client went away (nginx's convention)
@@ -119,7 +118,7 @@ class ObservabilityMiddleware:
                 await self._reject(scope, receive, send)
                 return
             scope.setdefault("state", {})["request_id"] = request_id
-        if not self._measures or _app_path(scope) in self.skip_paths:
+        if not self._measures or app_path(scope) in self.skip_paths:
             await self.app(scope, receive, self._stamping(send, request_id))
             return
         await _Request(self, scope, request_id).run(receive, send, carrier)
@@ -306,7 +305,7 @@ class _Request:
         m = self.middleware
         route = m._routes.resolve(self.scope, self.root_path)
         duration = (end_ns - self.start_ns) / 1e9
-        span_context = (self.span or self.outer or _NO_SPAN).get_span_context()
+        span_context = (self.span or self.outer or INVALID_SPAN).get_span_context()
         if m.metrics is not None:
             m.metrics.http.finished(
                 (self.label_method, route, _STATUS.get(status) or str(status)),
@@ -357,12 +356,6 @@ class _Request:
             span.set_status(Status(StatusCode.ERROR))
         span.set_attributes(attributes)
         span.end(end_time=end_ns)
-
-
-def _app_path(scope: Scope) -> str:
-    """The path skip paths are matched against: the root path, when there is one, left out."""
-    path: str = app_path(scope) if scope.get("root_path") else scope["path"]
-    return path
 
 
 def _span_name(label_method: str, method: str) -> str:

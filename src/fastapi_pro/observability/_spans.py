@@ -120,9 +120,6 @@ class Tracers:
         )
         self._recheck_at = 0.0
 
-    def __bool__(self) -> bool:
-        return self._tracer is not None or self._global
-
     def get(self) -> trace.Tracer | None:
         """The tracer to open this request's span with, or ``None`` when nothing traces."""
         if self._tracer is not None or not self._global:
