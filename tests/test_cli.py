@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 import uvicorn
 
-from fastapi_pro import _scaffold
-from fastapi_pro._demo import APP_FACTORY, DEFAULT_DATABASE_URL, DemoOptions, serve
-from fastapi_pro._observability_export import ASSETS
-from fastapi_pro._observability_export import FILES as EXPORTED
-from fastapi_pro._scaffold import ProjectName, generate, next_steps
-from fastapi_pro._scaffold_source import Source, installed_source
+from fastapi_pro.cli import _scaffold
 from fastapi_pro.cli import main
+from fastapi_pro.cli._demo import APP_FACTORY, DEFAULT_DATABASE_URL, DemoOptions, serve
+from fastapi_pro.cli._observability_export import ASSETS
+from fastapi_pro.cli._observability_export import FILES as EXPORTED
+from fastapi_pro.cli._scaffold import ProjectName, generate, next_steps
+from fastapi_pro.cli._scaffold_source import Source, installed_source
 
 REPO = Path(__file__).parents[1]
 

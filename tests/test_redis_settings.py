@@ -9,7 +9,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 
 from fastapi_pro import Settings
-from fastapi_pro._setup_auth import redis_client
+from fastapi_pro.app._redis import redis_client
 from fastapi_pro.auth import RedisTokenStore
 from tests.doc_pages import ROOT, code_blocks
 

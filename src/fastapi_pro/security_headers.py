@@ -16,23 +16,9 @@ from typing import Any, Literal
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fastapi_pro._stack import install_outermost
-
-API_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'"
-"""The policy of API responses: a JSON body needs no scripts, styles or frames."""
-
-DOCS_CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; "
-    "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "font-src 'self' https://fonts.gstatic.com; "
-    "img-src 'self' data: https:; "
-    "worker-src 'self' blob:; "
-    "connect-src 'self'; "
-    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
-)
-"""The policy of FastAPI's Swagger UI and ReDoc pages: their assets come from public CDNs, and
-Swagger UI starts from an inline script."""
+from fastapi_pro._shared.stack import install_outermost
+from fastapi_pro._shared.state import SECURITY_HEADERS
+from fastapi_pro.settings import API_CONTENT_SECURITY_POLICY, DOCS_CONTENT_SECURITY_POLICY
 
 SELF_HOSTED_DOCS_CONTENT_SECURITY_POLICY = (
     "default-src 'self'; "
@@ -48,8 +34,6 @@ SELF_HOSTED_DOCS_CONTENT_SECURITY_POLICY = (
 
 DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")
 """FastAPI's default paths of the interactive documentation pages."""
-
-INSTALLED_STATE_KEY = "fastapi_pro_security_headers"
 
 
 class SecurityHeadersMiddleware:
@@ -157,8 +141,7 @@ def install_security_headers(app: Any, **options: Any) -> None:
     install_outermost(
         app,
         lambda inner: SecurityHeadersMiddleware(inner, **options),
-        installer="install_security_headers",
-        key=INSTALLED_STATE_KEY,
+        flag=SECURITY_HEADERS,
     )
 
 

@@ -30,6 +30,8 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from fastapi_pro._shared.state import SELF_HOSTED_DOCS
+
 SWAGGER_UI_FILES = ("swagger-ui-bundle.js", "swagger-ui.css")
 """The files the Swagger UI page loads from the assets directory."""
 
@@ -45,7 +47,6 @@ ASSETS_ROUTE_NAME = "self_hosted_docs_assets"
 ASSETS_PATH_PATTERN = r"(/[A-Za-z0-9._~-]+)+"
 """What an assets path looks like: ``/docs/assets``; never ``//host``, which leaves the app."""
 
-INSTALLED_STATE_KEY = "fastapi_pro_self_hosted_docs"
 
 _EXTRA = "pip install 'fastapi-pro[self-hosted-docs]'"
 _PATH = re.compile(ASSETS_PATH_PATTERN)
@@ -91,9 +92,7 @@ def install_self_hosted_docs(
             missing, or ``directory`` lacks a file a page needs.
         ValueError: If ``path`` is not a folder below ``/``.
     """
-    if getattr(app.state, INSTALLED_STATE_KEY, False):
-        msg = "install_self_hosted_docs() was already called for this app; call it once."
-        raise RuntimeError(msg)
+    SELF_HOSTED_DOCS.check(app)
     pages = _pages(app)
     if not pages:
         return  # FastAPI serves no docs page for this app
@@ -108,7 +107,7 @@ def install_self_hosted_docs(
             indexes.append(index)
     static = StaticFiles(directory=folder, follow_symlink=False)
     routes.insert(min(indexes, default=0), Mount(assets.path, static, name=ASSETS_ROUTE_NAME))
-    setattr(app.state, INSTALLED_STATE_KEY, True)
+    SELF_HOSTED_DOCS.set_once(app)
 
 
 _Page = Callable[[FastAPI, _Assets], Callable[[Request], Awaitable[HTMLResponse]]]

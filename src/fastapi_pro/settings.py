@@ -13,8 +13,6 @@ from typing import Annotated, Literal, Self
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from fastapi_pro.security_headers import API_CONTENT_SECURITY_POLICY, DOCS_CONTENT_SECURITY_POLICY
-
 MIN_HMAC_KEY_BYTES = 32
 """HMAC signing keys shorter than this are refused (RFC 7518 §3.2 for HS256)."""
 
@@ -37,6 +35,23 @@ def _seconds(value: object) -> object:
 
 Duration = Annotated[timedelta, BeforeValidator(_seconds)]
 """A duration given in seconds (``600``), as ISO 8601 (``PT10M``) or as ``HH:MM:SS``."""
+
+
+API_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'"
+"""The policy of API responses: a JSON body needs no scripts, styles or frames."""
+
+DOCS_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; "
+    "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "font-src 'self' https://fonts.gstatic.com; "
+    "img-src 'self' data: https:; "
+    "worker-src 'self' blob:; "
+    "connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
+"""The policy of FastAPI's Swagger UI and ReDoc pages: their assets come from public CDNs, and
+Swagger UI starts from an inline script."""
 
 
 class _Section(BaseModel):

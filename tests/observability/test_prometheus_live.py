@@ -37,7 +37,7 @@ import httpx
 import pytest
 import yaml
 
-from fastapi_pro._observability_export import ASSETS, export
+from fastapi_pro.cli._observability_export import ASSETS, export
 from tests.faults.proxy import FaultProxy
 from tests.servers import free_port, stop
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from fastapi_pro._observability_export import ASSETS, export
+from fastapi_pro.cli._observability_export import ASSETS, export
 from tests.doc_pages import ROOT, code_blocks
 
 PROMTOOL_TESTS = Path(__file__).parent / "promtool"

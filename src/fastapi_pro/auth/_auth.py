@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection
 
+from fastapi_pro._shared.state import AppSlot
 from fastapi_pro.auth._api_keys import ApiKeys
 from fastapi_pro.auth._errors import InvalidTokenError
 from fastapi_pro.auth._openapi import install_auth_openapi
@@ -23,7 +24,6 @@ from fastapi_pro.auth._store import InMemoryTokenStore, TokenStore
 from fastapi_pro.auth._tokens import REFRESH, Tokens
 from fastapi_pro.errors import AppError
 
-STATE_KEY = "fastapi_pro_auth"
 _REFUSALS = frozenset({400, 401, 403})
 
 UserLoader = Callable[[Principal], Awaitable[Any]] | Callable[[Principal, Any], Awaitable[Any]]
@@ -139,7 +139,7 @@ class Auth:
                 OAuth2 password flow, so Swagger UI's Authorize button logs in.
             jwks_path: Serve the key ring's public keys as a JWKS document at this path.
         """
-        setattr(app.state, STATE_KEY, self)
+        INSTALLED.put(app, self)
         install_auth_openapi(app, token_url)
         keys = self.tokens.keys
         if jwks_path is not None and keys is not None:
@@ -163,12 +163,7 @@ class Auth:
         Raises:
             RuntimeError: If none was installed.
         """
-        app = connection.app if isinstance(connection, HTTPConnection) else connection
-        auth = getattr(app.state, STATE_KEY, None)
-        if not isinstance(auth, Auth):
-            msg = "No Auth is installed on this app: call auth.install(app) at start-up."
-            raise RuntimeError(msg)
-        return auth
+        return INSTALLED.get(connection)
 
     async def authenticate(self, token: str) -> Principal:
         """Verify a bearer access token (and the denylist when enabled).
@@ -304,3 +299,11 @@ def _takes_session(loader: UserLoader) -> bool:
         return False
     kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
     return sum(parameter.kind in kinds for parameter in parameters) >= 2  # noqa: PLR2004
+
+
+INSTALLED: AppSlot[Auth] = AppSlot(
+    "fastapi_pro_auth",
+    Auth,
+    missing="No Auth is installed on this app: call auth.install(app), or setup(app), at start-up.",
+)
+"""The `Auth` installed on an app."""

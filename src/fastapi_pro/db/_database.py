@@ -28,6 +28,7 @@ from starlette.applications import Starlette
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp
 
+from fastapi_pro._shared.state import AppSlot
 from fastapi_pro.db._cursor import CURSOR_KEY
 from fastapi_pro.db._errors import DatabaseUnavailableError, raise_translated
 from fastapi_pro.db._faults import FaultWatch, connect_args, from_driver
@@ -35,7 +36,6 @@ from fastapi_pro.db._pool_watch import PoolListener, watch, watched_pool_class
 from fastapi_pro.db._soft_delete import SoftDeleteSession
 from fastapi_pro.settings import DatabaseSettings
 
-STATE_KEY = "fastapi_pro_database"
 _SESSIONS_KEY = "fastapi_pro.sessions"  # the open request sessions, by Database, in the scope
 
 DEFAULT_URL = "sqlite+aiosqlite:///./app.db"
@@ -270,7 +270,7 @@ class Database:
         ``async with db.lifespan(app): yield``.
         """
         self._check_allowed()
-        setattr(app.state, STATE_KEY, self)  # type: ignore[attr-defined]
+        REGISTERED.put(app, self)
         try:
             yield
         finally:
@@ -297,16 +297,7 @@ class Database:
         Raises:
             RuntimeError: When no database lifespan ran for this app.
         """
-        app = connection.app if isinstance(connection, HTTPConnection) else connection
-        database = getattr(app.state, STATE_KEY, None)
-        if not isinstance(database, Database):
-            msg = (
-                "No Database is registered on this app. Create the app with "
-                "FastAPI(lifespan=db.lifespan), or enter `async with db.lifespan(app)` "
-                "in your own lifespan."
-            )
-            raise RuntimeError(msg)
-        return database
+        return REGISTERED.get(connection)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -423,3 +414,15 @@ def _probe_engine(url: URL, arguments: dict[str, Any]) -> AsyncEngine:
         pool_recycle=1800,
         connect_args=arguments,
     )
+
+
+REGISTERED: AppSlot[Database] = AppSlot(
+    "fastapi_pro_database",
+    Database,
+    missing=(
+        "No Database is registered on this app. Create the app with "
+        "FastAPI(lifespan=db.lifespan), or enter `async with db.lifespan(app)` in your own "
+        "lifespan."
+    ),
+)
+"""The `Database` whose lifespan runs for an app."""

@@ -23,8 +23,9 @@ from starlette.responses import Response
 from starlette.status import WS_1008_POLICY_VIOLATION
 from starlette.websockets import WebSocket
 
-from fastapi_pro._request_id import DEFAULT_REQUEST_ID_HEADER, resolve_request_id
-from fastapi_pro._stack import wrap_stack
+from fastapi_pro._shared.request_id import DEFAULT_REQUEST_ID_HEADER, resolve_request_id
+from fastapi_pro._shared.stack import wrap_stack
+from fastapi_pro._shared.state import ERROR_HANDLERS
 from fastapi_pro.errors._allow import with_allow
 from fastapi_pro.errors._body import (
     BODY_TOO_LARGE,
@@ -40,7 +41,6 @@ from fastapi_pro.errors._validation import error_items
 
 logger = logging.getLogger("fastapi_pro.errors")
 
-_INSTALLED = "fastapi_pro_error_handlers"
 _LOGGED = "_fastapi_pro_logged"
 _NO_BODY = frozenset({204, 205, 304})
 MAX_LISTED_ERRORS = 50
@@ -279,10 +279,7 @@ def install_error_handlers(
     Raises:
         RuntimeError: If the handlers were already installed on this app.
     """
-    if getattr(app.state, _INSTALLED, False):
-        msg = "install_error_handlers() was already called for this app; call it once."
-        raise RuntimeError(msg)
-    setattr(app.state, _INSTALLED, True)
+    ERROR_HANDLERS.set_once(app)
     renderer = _Renderer(request_id_header, type_base_uri, include_validation_input)
     app.add_exception_handler(AppError, renderer.app_error)
     app.add_exception_handler(HTTPException, renderer.http_exception)

@@ -15,12 +15,13 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fastapi_pro.__about__ import __version__
-from fastapi_pro._request_id import (
+from fastapi_pro._shared.request_id import (
     DEFAULT_REQUEST_ID_HEADER,
     is_valid_request_id,
     new_request_id,
 )
-from fastapi_pro._stack import install_outermost
+from fastapi_pro._shared.stack import install_outermost
+from fastapi_pro._shared.state import OBSERVABILITY
 from fastapi_pro.errors._problem import ProblemResponse, problem_body
 from fastapi_pro.observability._logging import REQUEST_ID_CONTEXT as _REQUEST_ID
 from fastapi_pro.observability._logging import write_access_log
@@ -43,7 +44,6 @@ _Carrier = dict[str, str]
 _CONTRIB_DEPTH = 4  # ServerErrorMiddleware -> OpenTelemetryMiddleware -> ... in contrib's stack
 _DISCONNECTED = 499  # no response was sent: the client went away (nginx's convention)
 _STATUS = {status: str(status) for status in range(100, 600)}
-INSTALLED_STATE_KEY = "fastapi_pro_observability"
 METRICS_STATE_KEY = "fastapi_pro_metrics"
 TRACER_PROVIDER_STATE_KEY = "fastapi_pro_tracer_provider"
 REQUEST_ID_ATTRIBUTE = "http.request.id"
@@ -401,8 +401,7 @@ def install_observability(app: Any, *, operation_spans: bool = False, **options:
     install_outermost(
         app,
         lambda inner: _inside_contrib(inner, options),
-        installer="install_observability",
-        key=INSTALLED_STATE_KEY,
+        flag=OBSERVABILITY,
     )
     options["tracer_provider"] = adopt_native_telemetry(
         app,

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.security import SecurityScopes
 from starlette.requests import HTTPConnection
 
-from fastapi_pro.auth._auth import STATE_KEY, Auth
+from fastapi_pro.auth._auth import Auth
 from fastapi_pro.auth._dependencies import (
     _check,
     api_key_or_bearer_principal,
@@ -28,11 +28,7 @@ def app_auth(app: FastAPI) -> Auth:
     Raises:
         RuntimeError: When the app has none.
     """
-    auth = getattr(app.state, STATE_KEY, None)
-    if not isinstance(auth, Auth):
-        msg = "This app has no Auth installed (auth.install(app) or setup(app)); no tokens."
-        raise RuntimeError(msg)
-    return auth
+    return Auth.of(app)
 
 
 class TokenFactory:

@@ -12,7 +12,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from fastapi_pro.db._database import STATE_KEY, Database, async_url
+from fastapi_pro.db._database import REGISTERED, Database, async_url
 from fastapi_pro.testing._extras import require
 
 _SAFE_NAME = re.compile(r"[^a-z0-9_]")
@@ -62,8 +62,7 @@ async def reset_schema(url: str | URL, metadata: Any) -> None:
 
 def registered_database(app: Any) -> Database | None:
     """The `Database` whose lifespan registered it on ``app``, if any."""
-    database = getattr(getattr(app, "state", None), STATE_KEY, None)
-    return database if isinstance(database, Database) else None
+    return REGISTERED.find(app)
 
 
 def _begin_sqlite(connection: Any) -> None:

@@ -1,6 +1,6 @@
 """``fastapi-pro new``: render the service template into a new project directory.
 
-The template lives in ``fastapi_pro/_templates/service``. Every file there ends in ``.tmpl``
+The template lives in ``fastapi_pro/cli/_templates/service``. Every file there ends in ``.tmpl``
 (so this repository's linters and test runner leave it alone), a ``__package__`` directory is
 renamed to the package, and ``{{name}}`` markers are replaced by the values of `ProjectName`.
 """
@@ -21,7 +21,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from fastapi_pro.__about__ import __version__
-from fastapi_pro._scaffold_source import Source
+from fastapi_pro.cli._scaffold_source import Source
 
 TEMPLATE = "service"
 SUFFIX = ".tmpl"
@@ -146,7 +146,7 @@ def generate(name: ProjectName, directory: Path, *, source: Source | None = None
     values = _values(name, source)
     rendered = [
         (_target_path(relative, name), _render(template.read_text(encoding="utf-8"), values))
-        for relative, template in _templates(files("fastapi_pro") / "_templates" / TEMPLATE)
+        for relative, template in _templates(files("fastapi_pro.cli") / "_templates" / TEMPLATE)
     ]
     if directory.is_dir():
         _write_into_empty(directory, rendered)

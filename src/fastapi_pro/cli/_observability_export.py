@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-ASSETS = Path(__file__).parent / "observability" / "_assets"
+ASSETS = Path(__file__).parent.parent / "observability" / "_assets"
 """Where the wheel (and a checkout) keeps the files."""
 FILES = (
     "fastapi-pro-dashboard.json",

@@ -2,7 +2,7 @@
 
 ``python -m examples.orders`` runs this same code. The example comes from the source tree when
 ``examples.orders`` is importable (a checkout), else from the copy the wheel carries under
-``fastapi_pro/_examples``.
+``fastapi_pro/cli/_examples``.
 
 The demo serves the example, not the project it is started in: it reads no ``.env`` file, and
 its database is ``./fastapi-pro-demo.db`` unless ``--database-url`` names another, whatever
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from fastapi_pro.cli import CommandError
+from fastapi_pro.cli._errors import CommandError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from fastapi_pro.settings import Settings
 
 EXAMPLE = "examples.orders"
-APP_FACTORY = "fastapi_pro._demo:create_worker_app"
+APP_FACTORY = "fastapi_pro.cli._demo:create_worker_app"
 """What uvicorn imports, in this process or in each worker."""
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./fastapi-pro-demo.db"
 """The demo's own database, a file in the working directory: never a project's ``./app.db``."""
@@ -40,7 +40,7 @@ DATABASE_URL_VARIABLE = "FASTAPI_PRO_DATABASE__URL"
 """Set by the demo to its database, for itself and its workers, replacing any inherited value."""
 
 _PACKAGED = Path(__file__).parent / "_examples"
-_CHECKOUT = Path(__file__).parents[2]  # src/fastapi_pro -> the repository, in a checkout
+_CHECKOUT = Path(__file__).parents[3]  # src/fastapi_pro/cli -> the repository, in a checkout
 
 Seed = Callable[..., Awaitable[None]]
 

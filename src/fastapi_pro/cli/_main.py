@@ -1,16 +1,4 @@
-"""The ``fastapi-pro`` command.
-
-```console
-$ fastapi-pro demo                 # seed and serve the orders example on SQLite
-$ fastapi-pro new my-service       # generate a service in ./my-service
-$ fastapi-pro observability export # write the Grafana dashboard and Prometheus rules
-```
-
-Only the standard library is loaded until a subcommand runs, so ``--help`` and argument
-errors are instant and never need an optional extra. Mistakes in the arguments exit with
-status 2, a command that cannot go on exits with status 1, each with a one-line message and
-no traceback.
-"""
+"""The ``fastapi-pro`` command's parser and its subcommands' entry points."""
 
 from __future__ import annotations
 
@@ -20,12 +8,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from fastapi_pro.__about__ import __version__
+from fastapi_pro.cli._errors import CommandError
 
 PROG = "fastapi-pro"
-
-
-class CommandError(Exception):
-    """A command that cannot go on; `main` prints the message and exits with status 1."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -150,7 +135,7 @@ def _add_observability(commands: argparse._SubParsersAction[argparse.ArgumentPar
 
 
 def _run_demo(args: argparse.Namespace) -> None:
-    from fastapi_pro._demo import DemoOptions, serve  # noqa: PLC0415 - loaded on use
+    from fastapi_pro.cli._demo import DemoOptions, serve  # noqa: PLC0415 - loaded on use
 
     serve(
         DemoOptions(
@@ -160,8 +145,8 @@ def _run_demo(args: argparse.Namespace) -> None:
 
 
 def _run_new(args: argparse.Namespace) -> None:
-    from fastapi_pro._scaffold import generate, next_steps  # noqa: PLC0415 - loaded on use
-    from fastapi_pro._scaffold_source import resolve_source  # noqa: PLC0415
+    from fastapi_pro.cli._scaffold import generate, next_steps  # noqa: PLC0415 - loaded on use
+    from fastapi_pro.cli._scaffold_source import resolve_source  # noqa: PLC0415
 
     directory: Path = args.directory or Path(args.name.project)
     try:
@@ -179,7 +164,7 @@ def _run_new(args: argparse.Namespace) -> None:
 
 
 def _run_observability_export(args: argparse.Namespace) -> None:
-    from fastapi_pro._observability_export import export, next_steps  # noqa: PLC0415
+    from fastapi_pro.cli._observability_export import export, next_steps  # noqa: PLC0415
 
     try:
         written = export(args.out, force=args.force)
@@ -193,7 +178,7 @@ def _run_observability_export(args: argparse.Namespace) -> None:
 
 
 def _project_name(value: str) -> object:
-    from fastapi_pro._scaffold import ProjectName  # noqa: PLC0415 - loaded on use
+    from fastapi_pro.cli._scaffold import ProjectName  # noqa: PLC0415 - loaded on use
 
     try:
         return ProjectName.parse(value)
@@ -223,7 +208,3 @@ def _integer(value: str) -> int:
     except ValueError:
         msg = f"{value!r} is not a whole number."
         raise argparse.ArgumentTypeError(msg) from None
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,37 +1,23 @@
-"""`setup`: every fastapi-pro block on a plain `FastAPI()` app, from `Settings`, in one call.
-
-```python
-from fastapi import FastAPI
-from fastapi_pro import setup
-
-app = FastAPI()
-components = setup(app)  # Settings() from FASTAPI_PRO_* variables
-```
-
-A request passes, outermost first: the observability middleware (request id, metrics, span,
-access line), the security headers, CORS, then Starlette's own stack, whose error middleware
-renders unhandled exceptions through the problem-details handlers. Every layer that adds
-headers wraps Starlette's error middleware, so unhandled 500s carry them too.
-"""
+"""`setup`: the composition root's one call."""
 
 from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import MetaData
-from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp
 
-from fastapi_pro._lifespan import Step, compose_lifespan, step
-from fastapi_pro._setup_auth import build_auth, redis_client
-from fastapi_pro._stack import wrap_stack
+from fastapi_pro._shared.stack import wrap_stack
+from fastapi_pro._shared.state import OBSERVABILITY, SECURITY_HEADERS, SELF_HOSTED_DOCS
+from fastapi_pro.app._auth import build_auth
+from fastapi_pro.app._components import COMPONENTS, Components
+from fastapi_pro.app._lifespan import Step, compose_lifespan, step
+from fastapi_pro.app._redis import redis_client
 from fastapi_pro.auth import Auth, JWKSKeySource, PrincipalReloader, SqlTokenStore, UserLoader
 from fastapi_pro.db import Database
 from fastapi_pro.errors import install_error_handlers
@@ -43,64 +29,20 @@ from fastapi_pro.observability import (
     install_observability,
     instrument_database,
 )
-from fastapi_pro.observability._middleware import INSTALLED_STATE_KEY as OBSERVABILITY_KEY
 from fastapi_pro.security_headers import (
     DOCS_CONTENT_SECURITY_POLICY,
     SELF_HOSTED_DOCS_CONTENT_SECURITY_POLICY,
     install_security_headers,
 )
-from fastapi_pro.security_headers import INSTALLED_STATE_KEY as SECURITY_HEADERS_KEY
-from fastapi_pro.self_hosted_docs import INSTALLED_STATE_KEY as SELF_HOSTED_DOCS_KEY
 from fastapi_pro.self_hosted_docs import install_self_hosted_docs
 from fastapi_pro.settings import Settings
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-STATE_KEY = "fastapi_pro_components"
-
 _logger = logging.getLogger("fastapi_pro.app")
 
 _PROBES = ("live", "ready", "startup")
-
-
-@dataclass(frozen=True, slots=True)
-class Components:
-    """What `setup` built, or was given, for one app; ``None`` where a block is turned off.
-
-    Reach it from the value `setup` returns, or from a request with `Components.of`.
-
-    Attributes:
-        settings: The settings every block was built from.
-        database: The `Database` registered in the app's lifespan.
-        auth: The `Auth` installed on the app.
-        metrics: The `Metrics` the middleware records into.
-        tracer_provider: The provider of the requests' server spans.
-        health: The `Health` whose probes the app serves.
-        redis: The ``redis.asyncio`` client on ``redis.url``, closed at shutdown.
-    """
-
-    settings: Settings
-    database: Database | None = None
-    auth: Auth | None = None
-    metrics: Metrics | None = None
-    tracer_provider: TracerProvider | None = None
-    health: Health | None = None
-    redis: Redis | None = None
-
-    @classmethod
-    def of(cls, connection: HTTPConnection | Starlette) -> Components:
-        """Return the `Components` that `setup` gave the app serving ``connection`` (or an app).
-
-        Raises:
-            RuntimeError: When `setup` was not called on the app.
-        """
-        app = connection.app if isinstance(connection, HTTPConnection) else connection
-        components = getattr(app.state, STATE_KEY, None)
-        if not isinstance(components, Components):
-            msg = "fastapi_pro.setup() was not called on this app."
-            raise RuntimeError(msg)
-        return components
 
 
 def setup(
@@ -165,25 +107,25 @@ def setup(
         KeyConfigError: In production, when no signing key is configured.
         ValueError: When a token store needs a block that is missing.
     """
-    if getattr(app.state, STATE_KEY, None) is not None:
+    if COMPONENTS.find(app) is not None:
         msg = "setup() was already called on this app; call it once per app."
         raise RuntimeError(msg)
     if app.middleware_stack is not None:
         msg = "setup() must run before the app serves its first request."
         raise RuntimeError(msg)
     # Checked before anything is installed, so a refused call leaves the app as it was.
-    for wanted, key, switch in (
-        (observability, OBSERVABILITY_KEY, "observability"),
-        (security_headers, SECURITY_HEADERS_KEY, "security_headers"),
+    for wanted, flag, switch in (
+        (observability, OBSERVABILITY, "observability"),
+        (security_headers, SECURITY_HEADERS, "security_headers"),
     ):
-        if wanted and getattr(app.state, key, False):
+        if wanted and flag.is_set(app):
             msg = (
                 f"install_{switch}() was already called on this app; setup() installs it "
                 f"too. Remove that call, or pass {switch}=False."
             )
             raise RuntimeError(msg)
     settings = settings if settings is not None else Settings()
-    if settings.docs.self_hosted and getattr(app.state, SELF_HOSTED_DOCS_KEY, False):
+    if settings.docs.self_hosted and SELF_HOSTED_DOCS.is_set(app):
         msg = (
             "install_self_hosted_docs() was already called on this app; setup() installs it "
             "too when docs.self_hosted is set. Remove that call, or unset the setting."
@@ -236,7 +178,7 @@ def setup(
             components, owns_tracer_provider=tracing is True, owns_auth=auth is True
         ),
     )
-    setattr(app.state, STATE_KEY, components)
+    COMPONENTS.put(app, components)
     return components
 
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from starlette.types import ASGIApp
 
+from fastapi_pro._shared.state import AppFlag
+
 
 def wrap_stack(app: Any, wrap: Callable[[ASGIApp], ASGIApp]) -> None:
     """Wrap the whole stack, so the 500s Starlette's error middleware sends pass through too."""
@@ -18,19 +20,14 @@ def wrap_stack(app: Any, wrap: Callable[[ASGIApp], ASGIApp]) -> None:
     app.build_middleware_stack = build_wrapped
 
 
-def install_outermost(
-    app: Any, wrap: Callable[[ASGIApp], ASGIApp], *, installer: str, key: str
-) -> None:
-    """`wrap_stack` once per app, before its first request; ``installer`` names the caller.
+def install_outermost(app: Any, wrap: Callable[[ASGIApp], ASGIApp], *, flag: AppFlag) -> None:
+    """`wrap_stack` once per app, before its first request; ``flag`` names the installer.
 
     Raises:
-        RuntimeError: If the app already serves requests, or ``installer`` ran before.
+        RuntimeError: If the app already serves requests, or the installer ran before.
     """
     if getattr(app, "middleware_stack", None) is not None:
-        msg = f"{installer}() must run before the app serves its first request."
+        msg = f"{flag.installer}() must run before the app serves its first request."
         raise RuntimeError(msg)
-    if getattr(app.state, key, False):
-        msg = f"{installer}() was already called for this app; call it once."
-        raise RuntimeError(msg)
-    setattr(app.state, key, True)
+    flag.set_once(app)
     wrap_stack(app, wrap)
