@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import typing
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +20,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select, text
 
 from fastapi_pro import Components, Settings, setup
+from fastapi_pro.app import Switches
+from fastapi_pro.app._switches import Options
 from fastapi_pro.auth import (
     Auth,
     CurrentPrincipal,
@@ -781,3 +785,19 @@ def test_a_block_installed_by_hand_is_refused_before_anything_changes(
     assert (dict(app.exception_handlers), list(app.routes)) == (handlers, routes)
     components = setup(app, make_settings(database_url), logging=False, **{installed: False})
     assert components.settings is not None
+
+
+def test_a_misspelt_switch_is_refused_at_the_call_naming_the_closest() -> None:
+    app = FastAPI()
+    with pytest.raises(TypeError, match=r"'helth'; did you mean 'health'\?"):
+        setup(app, health=False, helth=False)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"argument 'xyzzy'\.$"):
+        setup(app, xyzzy=True)  # type: ignore[call-arg]
+    # The app was left as it was: setup() still runs on it.
+    assert isinstance(setup(app, make_settings("sqlite+aiosqlite://"), auth=False), Components)
+
+
+def test_every_switch_has_a_default_of_its_own_type() -> None:
+    declared = typing.get_type_hints(Switches)
+    assert declared == typing.get_type_hints(Options)
+    assert list(declared) == [field.name for field in dataclasses.fields(Options)]

@@ -35,6 +35,7 @@ import pytest
 from loguru import logger
 
 from fastapi_pro import Settings, setup
+from fastapi_pro.app import Switches
 from tests.doc_pages import FENCE, ROOT, Block, code_blocks
 
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
@@ -116,7 +117,10 @@ OTHER = {
         "commands: typed by tests/test_guides_as_typed.py on the pages it reads; elsewhere the"
         " settings they export and the extras they install are checked here"
     ),
-    "text": "printed output, shown after the command that prints it",
+    "text": (
+        "printed output, shown after the command that prints it; the layer drawing of"
+        " docs/architecture.md, which tests/test_architecture.py compares with the import contracts"
+    ),
     "promql": "queries over the metrics that tests/observability checks by name",
     "yaml": (
         "a Kubernetes probe excerpt naming the routes tests/test_health.py serves; the"
@@ -457,7 +461,8 @@ def _fresh_base() -> str:
 
 
 def test_every_switch_is_a_parameter() -> None:
-    """docs/setup.md's "Every switch" lists `setup`'s parameters, in order, and no others."""
+    """docs/setup.md's "Every switch" lists `setup`'s parameters and `Switches`, in order, and no others."""
     (block,) = (b for b in BLOCKS if runner(b) == ELSEWHERE[("docs/setup.md", "setup(")])
     shown = re.findall(r"^    (\w+)", block.block.text, re.MULTILINE)
-    assert shown == list(inspect.signature(setup).parameters)
+    assert shown == ["app", "settings", *Switches.__annotations__]
+    assert list(inspect.signature(setup).parameters) == ["app", "settings", "switches"]

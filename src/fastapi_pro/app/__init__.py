@@ -16,5 +16,6 @@ headers wraps Starlette's error middleware, so unhandled 500s carry them too.
 
 from fastapi_pro.app._components import Components
 from fastapi_pro.app._setup import setup
+from fastapi_pro.app._switches import Switches
 
-__all__ = ["Components", "setup"]
+__all__ = ["Components", "Switches", "setup"]

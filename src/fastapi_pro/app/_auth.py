@@ -43,14 +43,22 @@ def build_auth(
     With ``auth.jwks_url``, tokens are verified with an identity provider's published keys
     and the service signs none.
     """
+    return Auth(
+        _tokens(settings),
+        user_loader=user_loader,
+        reload_principal=reload_principal,
+        request_session=database.request_session if database is not None else None,
+        store=_token_store(settings, database, redis),
+        check_denylist=settings.auth.check_denylist,
+    )
+
+
+def _tokens(settings: Settings) -> Tokens:
+    """Signed with the configured key, or verified with the identity provider's keys."""
     config = settings.auth
-    verifier = None
-    types = set(config.token_types or (ACCESS,))
-    if config.jwks_url is not None:
-        _check_verify_only(settings)
-        verifier = JWKSKeySource(config.jwks_url)  # names the oidc extra if httpx is missing
-        types = set(config.token_types or (ACCESS, "JWT"))
-    tokens = Tokens(
+    verifier = _verifier(settings)
+    types = (ACCESS,) if verifier is None else (ACCESS, "JWT")
+    return Tokens(
         KeyRing(_signing_key(settings)) if verifier is None else None,
         verify_with=verifier,
         issuer=config.issuer,
@@ -58,16 +66,16 @@ def build_auth(
         access_ttl=config.access_token_ttl,
         refresh_ttl=config.refresh_token_ttl,
         leeway=config.leeway,
-        access_types=types,
+        access_types=set(config.token_types or types),
     )
-    return Auth(
-        tokens,
-        user_loader=user_loader,
-        reload_principal=reload_principal,
-        request_session=database.request_session if database is not None else None,
-        store=_token_store(settings, database, redis),
-        check_denylist=config.check_denylist,
-    )
+
+
+def _verifier(settings: Settings) -> JWKSKeySource | None:
+    """The identity provider's key source, when ``auth.jwks_url`` is set."""
+    if settings.auth.jwks_url is None:
+        return None
+    _check_verify_only(settings)
+    return JWKSKeySource(settings.auth.jwks_url)  # names the oidc extra if httpx is missing
 
 
 def _check_verify_only(settings: Settings) -> None:
@@ -93,18 +101,12 @@ def _check_verify_only(settings: Settings) -> None:
 
 
 def _signing_key(settings: Settings) -> Key:
-    config = settings.auth
-    algorithm = config.algorithm
-    if algorithm.startswith("HS"):
-        if config.secret_key is not None:
-            return Key.hmac(config.secret_key.get_secret_value(), algorithm=algorithm)
-        missing = "auth.secret_key (FASTAPI_PRO_AUTH__SECRET_KEY)"
-        fix = f"set it to a random string of 32 bytes or more ({_KEY_COMMAND})"
-    else:
-        if config.private_key is not None:
-            return Key.from_pem(config.private_key.get_secret_value(), algorithm=algorithm)
-        missing = "auth.private_key (FASTAPI_PRO_AUTH__PRIVATE_KEY)"
-        fix = f"set it to a PEM private key for {algorithm}"
+    """The configured key; else, outside production, a key made for this process."""
+    configured = _configured_key(settings)
+    if configured is not None:
+        return configured
+    algorithm = settings.auth.algorithm
+    missing, fix = _missing_key(algorithm)
     if settings.environment == "production":
         msg = (
             f"{missing} is not set, and in production tokens need a key that every process "
@@ -119,6 +121,27 @@ def _signing_key(settings: Settings) -> Key:
         missing,
     )
     return _process_key(algorithm)
+
+
+def _configured_key(settings: Settings) -> Key | None:
+    """The HMAC secret or PEM private key the settings hold for the algorithm, if any."""
+    config = settings.auth
+    algorithm = config.algorithm
+    if algorithm.startswith("HS"):
+        secret = config.secret_key
+        return None if secret is None else Key.hmac(secret.get_secret_value(), algorithm=algorithm)
+    pem = config.private_key
+    return None if pem is None else Key.from_pem(pem.get_secret_value(), algorithm=algorithm)
+
+
+def _missing_key(algorithm: JWTAlgorithm) -> tuple[str, str]:
+    """The setting an algorithm needs, and how to fill it in."""
+    if algorithm.startswith("HS"):
+        fix = f"set it to a random string of 32 bytes or more ({_KEY_COMMAND})"
+        return "auth.secret_key (FASTAPI_PRO_AUTH__SECRET_KEY)", fix
+    return "auth.private_key (FASTAPI_PRO_AUTH__PRIVATE_KEY)", (
+        f"set it to a PEM private key for {algorithm}"
+    )
 
 
 @functools.cache

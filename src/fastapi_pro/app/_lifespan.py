@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -35,7 +35,7 @@ def compose_lifespan(
     """
 
     @asynccontextmanager
-    async def lifespan(app: Any) -> AsyncIterator[Mapping[str, Any] | None]:
+    async def lifespan(app: Any) -> AsyncGenerator[Mapping[str, Any] | None]:
         async with AsyncExitStack() as stack:
             if database is not None:
                 await stack.enter_async_context(database.lifespan(app))
