@@ -170,6 +170,7 @@ PUBLIC = {
         "Metrics",
         "ObservabilityMiddleware",
         "RouteTemplates",
+        "access_log_through_loguru",
         "add_log_context",
         "configure_logging",
         "configure_tracing",
@@ -177,6 +178,7 @@ PUBLIC = {
         "instrument_database",
         "json_sink",
         "normalize_method",
+        "tracer_provider_of",
         "write_access_log",
     ],
     "fastapi_pro.testing": [

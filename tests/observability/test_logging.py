@@ -8,7 +8,11 @@ from collections.abc import Iterator
 import pytest
 from loguru import logger
 
-from fastapi_pro.observability import configure_logging, write_access_log
+from fastapi_pro.observability import (
+    access_log_through_loguru,
+    configure_logging,
+    write_access_log,
+)
 
 
 @pytest.fixture
@@ -161,6 +165,37 @@ def test_access_lines_with_fields_of_another_shape_keep_the_json_members(
     assert set(second) == {
         "timestamp", "level", "message", "logger", "request_id", "trace_id", "span_id", "extra"
     }  # fmt: skip
+
+
+def test_access_lines_reach_loguru_handlers_only_inside_access_log_through_loguru(
+    stream: io.StringIO,
+) -> None:
+    configure_logging(json_lines=True, sink=stream)
+    seen: list[str] = []
+    logger.add(lambda message: seen.append(message.record["message"]), format="{message}")
+    fields = {"method": "GET", "path": "/a", "status": 200, "duration_ms": 1.0}
+
+    write_access_log(fields)
+    with access_log_through_loguru():
+        write_access_log({**fields, "path": "/inside"})
+    write_access_log({**fields, "path": "/after"})
+
+    assert seen == ["GET /inside 200 1.0ms"]
+    messages = [json.loads(line)["message"] for line in stream.getvalue().splitlines()]
+    assert messages == ["GET /a 200 1.0ms", "GET /inside 200 1.0ms", "GET /after 200 1.0ms"]
+
+
+def test_a_function_sink_gets_loguru_s_messages_and_the_access_lines() -> None:
+    seen: list[str] = []
+    try:
+        configure_logging(json_lines=True, sink=lambda message: seen.append(str(message)))
+        logger.info("hello")
+        write_access_log({"method": "GET", "path": "/a", "status": 200, "duration_ms": 1.0})
+    finally:
+        logger.remove()
+        logging.basicConfig(handlers=[], force=True)
+
+    assert seen == ["hello\n", "GET /a 200 1.0ms\n"]
 
 
 @pytest.mark.parametrize("json_lines", [True, False], ids=["json", "text"])

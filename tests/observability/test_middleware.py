@@ -12,10 +12,18 @@ from fastapi import APIRouter, BackgroundTasks, FastAPI
 from fastapi.responses import StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from loguru import logger
+from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
 
 from fastapi_pro.errors import install_error_handlers
-from fastapi_pro.observability import UNMATCHED, Metrics, install_observability
+from fastapi_pro.observability import (
+    GLOBAL,
+    UNMATCHED,
+    Metrics,
+    access_log_through_loguru,
+    install_observability,
+    tracer_provider_of,
+)
 from tests.observability.conftest import LogLines, Spans, client_for, samples, value
 
 DURATION = "http_server_request_duration_seconds"
@@ -278,7 +286,16 @@ async def test_a_malformed_request_id_is_rejected_when_configured(
 
     assert rejected.status_code == 400
     assert rejected.headers["content-type"] == "application/problem+json"
-    assert rejected.json()["code"] == "invalid_request_id"
+    assert rejected.json() == {
+        "type": "about:blank",
+        "title": "Bad Request",
+        "status": 400,
+        "detail": "The X-Request-ID header must be 1 to 128 characters of letters, digits "
+        "and . _ : @ + = / -",
+        "code": "invalid_request_id",
+        "request_id": rejected.headers["x-request-id"],
+    }
+    assert list(rejected.json()) == ["type", "title", "status", "detail", "code", "request_id"]
     assert "<script>" not in rejected.text
     assert accepted.status_code == 200
 
@@ -468,17 +485,14 @@ async def test_access_lines_in_development_format(metrics: Metrics, spans: Spans
 async def test_access_lines_go_through_loguru_before_logging_is_configured(
     metrics: Metrics, spans: Spans
 ) -> None:
-    import fastapi_pro.observability._logging as logging_module  # noqa: PLC0415
-
     records: list[str] = []
-    saved, logging_module._writer = logging_module._writer, None
     handler = logger.add(lambda message: records.append(message.record["message"]))
     try:
-        async with client_for(make_app(metrics, spans)) as client:
-            await client.get("/api/v1/orders/3")
+        with access_log_through_loguru():  # as if configure_logging had not run
+            async with client_for(make_app(metrics, spans)) as client:
+                await client.get("/api/v1/orders/3")
     finally:
         logger.remove(handler)
-        logging_module._writer = saved
 
     assert any(record.startswith("GET /api/v1/orders/3 200") for record in records)
 
@@ -495,6 +509,49 @@ async def test_installing_twice_or_too_late_is_a_clear_error(
         await client.get("/")
     with pytest.raises(RuntimeError, match="before the app serves"):
         install_observability(late)
+
+
+def test_a_misspelt_option_is_refused_at_the_call() -> None:
+    app = FastAPI()
+    with pytest.raises(TypeError, match="acces_log"):
+        install_observability(app, acces_log=False)  # type: ignore[call-arg]
+
+    install_observability(app, access_log=False)  # the refused call installed nothing
+
+
+def test_the_app_s_metrics_and_tracer_provider_are_found_again(
+    metrics: Metrics, spans: Spans
+) -> None:
+    app = FastAPI()
+    install_observability(app, metrics=metrics, tracer_provider=spans.provider)
+
+    assert Metrics.of(app) is metrics
+    assert tracer_provider_of(app) is spans.provider
+
+
+def test_an_app_without_metrics_or_tracing_says_how_to_get_them() -> None:
+    app = FastAPI()
+    install_observability(app)
+
+    with pytest.raises(RuntimeError, match=r"give install_observability\(\) a Metrics"):
+        Metrics.of(app)
+    with pytest.raises(RuntimeError, match=r"give install_observability\(\) a tracer_provider"):
+        tracer_provider_of(app)
+    with pytest.raises(RuntimeError, match="records no metrics"):
+        Metrics.of(FastAPI())
+
+
+def test_an_app_tracing_with_the_global_provider_finds_it_once_it_is_set(
+    spans: Spans, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = FastAPI()
+    install_observability(app, tracer_provider=GLOBAL)
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", None)
+    with pytest.raises(RuntimeError, match="Tracing is off"):
+        tracer_provider_of(app)
+
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", spans.provider)
+    assert tracer_provider_of(app) is spans.provider
 
 
 async def test_a_mount_with_parameters_keeps_them_out_of_the_route_label(

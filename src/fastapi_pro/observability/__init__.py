@@ -16,6 +16,7 @@ from fastapi_pro.observability._http_metrics import LABELS, HttpMetrics
 from fastapi_pro.observability._logging import (
     CONTEXT_KEYS,
     InterceptHandler,
+    access_log_through_loguru,
     add_log_context,
     configure_logging,
     json_sink,
@@ -34,7 +35,7 @@ from fastapi_pro.observability._middleware import (
     install_observability,
 )
 from fastapi_pro.observability._routes import UNMATCHED, RouteTemplates
-from fastapi_pro.observability._spans import GLOBAL
+from fastapi_pro.observability._spans import GLOBAL, tracer_provider_of
 from fastapi_pro.observability._tracing import configure_tracing, instrument_database
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "Metrics",
     "ObservabilityMiddleware",
     "RouteTemplates",
+    "access_log_through_loguru",
     "add_log_context",
     "configure_logging",
     "configure_tracing",
@@ -58,5 +60,6 @@ __all__ = [
     "instrument_database",
     "json_sink",
     "normalize_method",
+    "tracer_provider_of",
     "write_access_log",
 ]

@@ -9,7 +9,8 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Generator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC
 from json.encoder import encode_basestring_ascii
@@ -146,25 +147,32 @@ def configure_logging(
             writes one access line per request already.
     """
     global _writer  # noqa: PLW0603 - logging is configured process-wide, like loguru itself
-    stream = sink if sink is not None else sys.stderr
+    sink = sink if sink is not None else sys.stderr
+    stream = None if callable(sink) else sink  # a function sink gets loguru's messages only
     logger.remove()
     numeric = level if isinstance(level, int) else logger.level(level).no
-    writable = hasattr(stream, "write")
-    _writer = _AccessWriter(stream, json_lines=json_lines, level=numeric) if writable else None
+    _writer = (
+        None if stream is None else _AccessWriter(stream, json_lines=json_lines, level=numeric)
+    )
     if json_lines:
         logger.configure(patcher=add_log_context)
-        target: Any = json_sink(stream) if hasattr(stream, "write") else stream  # type: ignore[arg-type]
+        target = sink if stream is None else json_sink(stream)
         logger.add(target, level=level, format="{message}", backtrace=False, diagnose=False)
     else:
         logger.configure(patcher=_add_context)
-        logger.add(stream, level=level, format=_DEV_FORMAT, backtrace=False, diagnose=False)
+        logger.add(sink, level=level, format=_DEV_FORMAT, backtrace=False, diagnose=False)
     if intercept_stdlib:
-        logging.basicConfig(handlers=[InterceptHandler()], level=0, force=True)
-        for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "fastapi"):
-            named = logging.getLogger(name)
-            named.handlers = []
-            named.propagate = True
+        _intercept_stdlib()
     logging.getLogger("uvicorn.access").disabled = not uvicorn_access_log
+
+
+def _intercept_stdlib() -> None:
+    """Route the standard library's root logger, uvicorn's and FastAPI's into loguru."""
+    logging.basicConfig(handlers=[InterceptHandler()], level=0, force=True)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "fastapi"):
+        named = logging.getLogger(name)
+        named.handlers = []
+        named.propagate = True
 
 
 _access = logger.bind(logger_name="fastapi_pro.access")
@@ -285,3 +293,18 @@ def write_access_log(fields: dict[str, Any], context: dict[str, Any] | None = No
         return
     text = f"{fields['method']} {fields['path']} {fields['status']} {fields['duration_ms']}ms"
     _access.bind(**fields, **context).info(text)
+
+
+@contextmanager
+def access_log_through_loguru() -> Generator[None]:
+    """Inside the block, write access lines through loguru's handlers, not straight to the sink.
+
+    `configure_logging` writes access lines to its stream directly, for speed; a handler added
+    to loguru (a test capturing records, say) sees them only inside this block.
+    """
+    global _writer  # noqa: PLW0603 - the process-wide access writer, put back on exit
+    saved, _writer = _writer, None
+    try:
+        yield
+    finally:
+        _writer = saved

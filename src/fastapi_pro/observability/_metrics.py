@@ -13,7 +13,10 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.openmetrics import exposition as openmetrics
+from starlette.applications import Starlette
+from starlette.requests import HTTPConnection
 
+from fastapi_pro._shared.state import AppSlot
 from fastapi_pro.errors import AuthenticationError, PermissionDeniedError
 from fastapi_pro.observability._http_metrics import (
     HttpMetrics,
@@ -28,6 +31,7 @@ DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.
 SIZE_BUCKETS = (100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000)
 """Buckets for request and response body sizes, in bytes."""
 
+_Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _KNOWN_METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
 )
@@ -136,6 +140,18 @@ class Metrics:
         """Build `Metrics`, in multiprocess mode when ``PROMETHEUS_MULTIPROC_DIR`` is set."""
         return cls(multiprocess_dir=settings.prometheus_multiproc_dir, **options)
 
+    @classmethod
+    def of(cls, source: HTTPConnection | Starlette) -> Metrics:
+        """Return the `Metrics` that `install_observability` records an app's requests into.
+
+        Args:
+            source: The app, or a request or websocket it serves.
+
+        Raises:
+            RuntimeError: When the app records no metrics.
+        """
+        return METRICS.get(source)
+
     def _name(self, name: str) -> str:
         return f"{self.namespace}_{name}" if self.namespace else name
 
@@ -242,22 +258,38 @@ class Metrics:
 
         @router.get(path, include_in_schema=include_in_schema)
         async def metrics(request: Request) -> Response:
-            if networks:
-                host = request.client.host if request.client else ""
-                try:
-                    address = ipaddress.ip_address(host)
-                except ValueError:
-                    address = None
-                if address is None or not any(address in network for network in networks):
-                    raise PermissionDeniedError("This address may not read the metrics.")
-            if token is not None:
-                scheme, _, sent = request.headers.get("authorization", "").partition(" ")
-                valid = scheme.lower() == "bearer" and hmac.compare_digest(
-                    sent.strip().encode(), token.encode()
-                )
-                if not valid:
-                    raise AuthenticationError("The metrics need a bearer token.")
+            if networks and not _address_allowed(request, networks):
+                raise PermissionDeniedError("This address may not read the metrics.")
+            if token is not None and not _bearer_matches(request, token):
+                raise AuthenticationError("The metrics need a bearer token.")
             body, media_type = self.render(request.headers.get("accept", ""))
             return Response(body, media_type=media_type)
 
         return router
+
+
+def _address_allowed(request: Request, networks: Iterable[_Network]) -> bool:
+    """Whether the client's address is in one of ``networks`` (no address: never)."""
+    host = request.client.host if request.client else ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
+
+
+def _bearer_matches(request: Request, token: str) -> bool:
+    """Whether the request sends ``Authorization: Bearer <token>`` (compared in constant time)."""
+    scheme, _, sent = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(sent.strip().encode(), token.encode())
+
+
+METRICS: AppSlot[Metrics] = AppSlot(
+    "fastapi_pro_metrics",
+    Metrics,
+    missing=(
+        "This app records no metrics: give install_observability() a Metrics (or keep "
+        "observability.metrics_enabled on for setup())."
+    ),
+)
+"""The `Metrics` an app's requests are recorded into (put there by `install_observability`)."""

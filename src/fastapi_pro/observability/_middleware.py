@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextvars import Token
 from typing import Any
 
@@ -22,12 +22,14 @@ from fastapi_pro._shared.request_id import (
 )
 from fastapi_pro._shared.stack import install_outermost
 from fastapi_pro._shared.state import OBSERVABILITY
-from fastapi_pro.errors._problem import ProblemResponse, problem_body
+from fastapi_pro.errors import ProblemDetail, ProblemResponse
 from fastapi_pro.observability._logging import REQUEST_ID_CONTEXT as _REQUEST_ID
 from fastapi_pro.observability._logging import write_access_log
-from fastapi_pro.observability._metrics import Metrics, normalize_method
+from fastapi_pro.observability._metrics import METRICS, Metrics, normalize_method
 from fastapi_pro.observability._routes import UNMATCHED, RouteTemplates, app_path
 from fastapi_pro.observability._spans import (
+    TRACING,
+    AppTracing,
     TracerChoice,
     Tracers,
     adopt_native_telemetry,
@@ -44,8 +46,6 @@ _Carrier = dict[str, str]
 _CONTRIB_DEPTH = 4  # ServerErrorMiddleware -> OpenTelemetryMiddleware -> ... in contrib's stack
 _DISCONNECTED = 499  # no response was sent: the client went away (nginx's convention)
 _STATUS = {status: str(status) for status in range(100, 600)}
-METRICS_STATE_KEY = "fastapi_pro_metrics"
-TRACER_PROVIDER_STATE_KEY = "fastapi_pro_tracer_provider"
 REQUEST_ID_ATTRIBUTE = "http.request.id"
 """The span attribute that carries the request id (the ``X-Request-ID`` of the response)."""
 
@@ -151,15 +151,19 @@ class ObservabilityMiddleware:
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = new_request_id()
-        body = problem_body(
-            400,
-            "invalid_request_id",
-            "Bad Request",
+        problem = ProblemDetail(
+            title="Bad Request",
+            status=400,
             detail=f"The {self.header_name} header must be 1 to 128 characters of "
             "letters, digits and . _ : @ + = / -",
+            code="invalid_request_id",
             request_id=request_id,
         )
-        response = ProblemResponse(body, status_code=400, headers={self.header_name: request_id})
+        response = ProblemResponse(
+            problem.model_dump(exclude_none=True),
+            status_code=400,
+            headers={self.header_name: request_id},
+        )
         await response(scope, receive, send)
 
     def _stamping(self, send: Send, request_id: str | None) -> Send:
@@ -379,7 +383,19 @@ def _exemplar_trace_id(span_context: SpanContext) -> str | None:
     return None
 
 
-def install_observability(app: Any, *, operation_spans: bool = False, **options: Any) -> None:
+def install_observability(
+    app: Any,
+    *,
+    request_id: bool = True,
+    request_id_header: str = DEFAULT_REQUEST_ID_HEADER,
+    reject_invalid_request_id: bool = False,
+    metrics: Metrics | None = None,
+    tracer_provider: TracerChoice = None,
+    access_log: bool = True,
+    log_context: bool = True,
+    skip_paths: Iterable[str] = DEFAULT_SKIP_PATHS,
+    operation_spans: bool = False,
+) -> None:
     """Wrap ``app``'s whole middleware stack in an `ObservabilityMiddleware`.
 
     Starlette's error middleware is wrapped too, so unhandled 500s are measured and carry the
@@ -388,34 +404,53 @@ def install_observability(app: Any, *, operation_spans: bool = False, **options:
     (its ``telemetry={"tracer_provider": ...}``, or OpenTelemetry's global one), and FastAPI's
     OTel HTTP metrics are off when ``metrics`` records Prometheus ones.
 
+    The options are those of `ObservabilityMiddleware`, plus ``operation_spans``. The app's
+    `Metrics` and tracer provider are found again with `Metrics.of` and `tracer_provider_of`.
+
     Args:
         app: A FastAPI or Starlette application, before it serves its first request.
+        request_id: Give every response an ``X-Request-ID``; keep a well-formed incoming one.
+        request_id_header: The header name.
+        reject_invalid_request_id: Answer 400 to a malformed incoming id instead of replacing it.
+        metrics: Record ``http_server_*`` metrics into this `Metrics`.
+        tracer_provider: Open one server span per request in this provider, or in
+            OpenTelemetry's global provider once one is configured (``"global"``).
+        access_log: Write one access-log line per request.
+        log_context: Make ``request_id``, ``trace_id`` and ``span_id`` part of every record
+            logged during the request.
+        skip_paths: Paths that get a request id and nothing else.
         operation_spans: Keep FastAPI's own server span and its ``fastapi.dependencies``,
             ``fastapi.endpoint`` and ``fastapi.serialization`` spans (the middleware adds the
             request id to that span and opens none).
-        **options: The keyword arguments of `ObservabilityMiddleware`.
 
     Raises:
         RuntimeError: If the app already serves requests, or this was called twice.
     """
-    install_outermost(
-        app,
-        lambda inner: _inside_contrib(inner, options),
-        flag=OBSERVABILITY,
+
+    def middleware(stack: ASGIApp) -> ASGIApp:  # called when the stack is built: choice is set
+        return ObservabilityMiddleware(
+            stack,
+            request_id=request_id,
+            request_id_header=request_id_header,
+            reject_invalid_request_id=reject_invalid_request_id,
+            metrics=metrics,
+            tracer_provider=choice,
+            access_log=access_log,
+            log_context=log_context,
+            skip_paths=skip_paths,
+        )
+
+    install_outermost(app, lambda stack: _inside_contrib(stack, middleware), flag=OBSERVABILITY)
+    choice = adopt_native_telemetry(
+        app, tracer_provider, metrics=metrics is not None, operation_spans=operation_spans
     )
-    options["tracer_provider"] = adopt_native_telemetry(
-        app,
-        options.get("tracer_provider"),
-        metrics=options.get("metrics") is not None,
-        operation_spans=operation_spans,
-    )
-    # Recorded so tools (the pytest plugin's captured metrics and spans) find what the app uses.
-    setattr(app.state, METRICS_STATE_KEY, options.get("metrics"))
-    setattr(app.state, TRACER_PROVIDER_STATE_KEY, options["tracer_provider"])
+    # Kept on the app, so tools (the pytest plugin's captured metrics and spans) find them.
+    METRICS.put(app, metrics)
+    TRACING.put(app, AppTracing(choice))
 
 
-def _inside_contrib(stack: ASGIApp, options: dict[str, Any]) -> ASGIApp:
-    """Wrap ``stack``; inside OTel contrib's middleware when the stack holds one.
+def _inside_contrib(stack: ASGIApp, middleware: Callable[[ASGIApp], ASGIApp]) -> ASGIApp:
+    """Wrap ``stack`` in ``middleware``; inside OTel contrib's middleware when the stack holds one.
 
     Contrib's span is then opened first, and the middleware adds to it rather than opening a
     second one (``FastAPIInstrumentor`` puts its middleware near the top of the stack).
@@ -426,6 +461,6 @@ def _inside_contrib(stack: ASGIApp, options: dict[str, Any]) -> ASGIApp:
         if node is None:
             break
         if is_contrib_middleware(node):
-            node.app = ObservabilityMiddleware(node.app, **options)
+            node.app = middleware(node.app)
             return stack
-    return ObservabilityMiddleware(stack, **options)
+    return middleware(stack)

@@ -17,6 +17,10 @@ from typing import Any, Literal
 from opentelemetry import _logs, trace
 from opentelemetry import metrics as otel_metrics
 from opentelemetry.trace import INVALID_SPAN, SpanKind
+from starlette.applications import Starlette
+from starlette.requests import HTTPConnection
+
+from fastapi_pro._shared.state import AppSlot
 
 GLOBAL: Literal["global"] = "global"
 """Trace with OpenTelemetry's global tracer provider, once one is configured."""
@@ -132,3 +136,46 @@ class Tracers:
         if is_configured(provider):
             self._tracer = provider.get_tracer(self.name, self.version)
         return self._tracer
+
+
+class AppTracing:
+    """The tracer provider an app's requests are traced in, as `install_observability` chose it."""
+
+    __slots__ = ("choice",)
+
+    def __init__(self, choice: TracerChoice) -> None:
+        self.choice = choice
+
+    def provider(self) -> trace.TracerProvider | None:
+        """The provider now: the global one only once it is configured; ``None`` when off."""
+        if not isinstance(self.choice, str):
+            return self.choice
+        provider = trace.get_tracer_provider()
+        return provider if is_configured(provider) else None
+
+
+TRACING: AppSlot[AppTracing] = AppSlot(
+    "fastapi_pro_tracer_provider",
+    AppTracing,
+    missing=(
+        "Tracing is off for this app: give install_observability() a tracer_provider (or "
+        "enable observability.tracing_enabled for setup())."
+    ),
+)
+"""How the requests of an app `install_observability` ran on are traced."""
+
+
+def tracer_provider_of(source: HTTPConnection | Starlette) -> trace.TracerProvider:
+    """Return the tracer provider the requests of an app are traced in.
+
+    Args:
+        source: The app, or a request or websocket it serves.
+
+    Raises:
+        RuntimeError: When the app traces nothing: `install_observability` had no
+            ``tracer_provider``, or traces with OpenTelemetry's global provider and none is set.
+    """
+    provider = TRACING.get(source).provider()
+    if provider is None:
+        raise RuntimeError(TRACING.missing)
+    return provider

@@ -82,42 +82,56 @@ def instrument_database(database: Any, provider: trace.TracerProvider) -> None:
     ``db.system.name`` and ``db.query.text`` (with placeholders: parameter values are never
     recorded).
     """
-    tracer = provider.get_tracer("fastapi_pro.db", __version__)
     engine = database.engine.sync_engine
-    system = engine.dialect.name
+    spans = _StatementSpans(provider.get_tracer("fastapi_pro.db", __version__), engine.dialect.name)
+    event.listen(engine, "before_cursor_execute", spans.before)
+    event.listen(engine, "after_cursor_execute", spans.after)
+    event.listen(engine, "handle_error", spans.failed)
 
-    def before(*args: Any) -> None:  # SQLAlchemy passes conn, cursor, statement, ...
+
+_SPAN = "_fastapi_pro_span"  # where a statement's span waits, on its execution context
+
+
+class _StatementSpans:
+    """The client spans of one engine's statements, each kept on its execution context."""
+
+    __slots__ = ("system", "tracer")
+
+    def __init__(self, tracer: trace.Tracer, system: str) -> None:
+        self.tracer = tracer
+        self.system = system
+
+    def before(self, *args: Any) -> None:  # SQLAlchemy passes conn, cursor, statement, ...
         statement: str = args[2]
-        context = args[4]
         operation = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else "SQL"
-        span = tracer.start_span(
+        span = self.tracer.start_span(
             operation,
             kind=trace.SpanKind.CLIENT,
             attributes={
-                "db.system.name": system,
+                "db.system.name": self.system,
                 "db.query.text": statement,
                 "db.operation.name": operation,
             },
         )
-        context._fastapi_pro_span = span
+        setattr(args[4], _SPAN, span)
 
-    def after(*args: Any) -> None:
-        context = args[4]
-        span = getattr(context, "_fastapi_pro_span", None)
+    def after(self, *args: Any) -> None:  # conn, cursor, statement, parameters, context, ...
+        span = _take_span(args[4])
         if span is not None:
-            context._fastapi_pro_span = None  # ended once, whatever runs next
             span.end()
 
-    def failed(exception_context: Any) -> None:
-        context = exception_context.execution_context
-        span = getattr(context, "_fastapi_pro_span", None)
+    def failed(self, exception_context: Any) -> None:
+        span = _take_span(exception_context.execution_context)
         if span is not None:
-            context._fastapi_pro_span = None
-            error = exception_context.original_exception
-            span.set_status(trace.StatusCode.ERROR, type(error).__name__)
-            span.set_attribute("error.type", type(error).__name__)
+            error = type(exception_context.original_exception).__name__
+            span.set_status(trace.StatusCode.ERROR, error)
+            span.set_attribute("error.type", error)
             span.end()
 
-    event.listen(engine, "before_cursor_execute", before)
-    event.listen(engine, "after_cursor_execute", after)
-    event.listen(engine, "handle_error", failed)
+
+def _take_span(context: Any) -> trace.Span | None:
+    """The statement's span, taken off its context so that it is ended once, whatever runs next."""
+    span: trace.Span | None = getattr(context, _SPAN, None)
+    if span is not None:
+        setattr(context, _SPAN, None)
+    return span

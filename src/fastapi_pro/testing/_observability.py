@@ -2,38 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 
 import pytest
 from fastapi import FastAPI
 from loguru import logger
-from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from fastapi_pro.observability import _logging
-from fastapi_pro.observability._metrics import Metrics
-from fastapi_pro.observability._middleware import METRICS_STATE_KEY, TRACER_PROVIDER_STATE_KEY
-from fastapi_pro.observability._spans import GLOBAL
+from fastapi_pro.observability import Metrics, access_log_through_loguru, tracer_provider_of
 from fastapi_pro.testing._capture import CapturedLogs, CapturedMetrics, CapturedSpans
 
 _EXPORTER = "_fastapi_pro_test_exporter"
+_NOT_SDK = (
+    "The app traces with a tracer provider that is not OpenTelemetry SDK's TracerProvider: "
+    "its spans cannot be captured."
+)
 
 
 @contextmanager
-def capture_spans(app: FastAPI) -> Iterator[CapturedSpans]:
+def capture_spans(app: FastAPI) -> Generator[CapturedSpans]:
     """Collect the spans ``app``'s tracer provider finishes inside the block."""
-    provider = getattr(app.state, TRACER_PROVIDER_STATE_KEY, None)
-    if provider == GLOBAL:  # the app traces with OpenTelemetry's global provider
-        provider = trace.get_tracer_provider()
+    try:
+        provider = tracer_provider_of(app)
+    except RuntimeError as error:
+        pytest.fail(str(error), pytrace=False)
     if not isinstance(provider, TracerProvider):
-        pytest.fail(
-            "Tracing is off for this app: give install_observability() a tracer_provider "
-            "(or enable observability.tracing_enabled for setup()) to capture spans.",
-            pytrace=False,
-        )
+        pytest.fail(_NOT_SDK, pytrace=False)
     # A provider cannot drop a span processor, so each gets one in-memory exporter, emptied
     # for every test.
     exporter = getattr(provider, _EXPORTER, None)
@@ -50,26 +47,21 @@ def capture_spans(app: FastAPI) -> Iterator[CapturedSpans]:
 
 def capture_metrics(app: FastAPI) -> CapturedMetrics:
     """Read ``app``'s metric samples relative to now."""
-    metrics = getattr(app.state, METRICS_STATE_KEY, None)
-    if not isinstance(metrics, Metrics):
-        pytest.fail(
-            "This app records no metrics: give install_observability() a Metrics (or keep "
-            "observability.metrics_enabled on for setup()).",
-            pytrace=False,
-        )
+    try:
+        metrics = Metrics.of(app)
+    except RuntimeError as error:
+        pytest.fail(str(error), pytrace=False)
     return CapturedMetrics(metrics.registry)
 
 
 @contextmanager
-def capture_logs() -> Iterator[CapturedLogs]:
+def capture_logs() -> Generator[CapturedLogs]:
     """Collect every log record written through loguru inside the block."""
     logs = CapturedLogs()
     handler = logger.add(logs.sink, level=0, format="{message}", catch=False)
-    # Access lines normally bypass loguru for speed; route them through it while capturing.
-    writer = _logging._writer
-    _logging._writer = None
     try:
-        yield logs
+        # Access lines normally bypass loguru for speed; route them through it while capturing.
+        with access_log_through_loguru():
+            yield logs
     finally:
-        _logging._writer = writer
         logger.remove(handler)
