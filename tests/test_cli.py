@@ -18,8 +18,7 @@ from typing import Any
 import pytest
 import uvicorn
 
-from fastapi_pro.cli import _scaffold
-from fastapi_pro.cli import main
+from fastapi_pro.cli import _scaffold, main
 from fastapi_pro.cli._demo import APP_FACTORY, DEFAULT_DATABASE_URL, DemoOptions, serve
 from fastapi_pro.cli._observability_export import ASSETS
 from fastapi_pro.cli._observability_export import FILES as EXPORTED
