@@ -11,6 +11,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fastapi_pro.cli._scaffold import ProjectName
 
 Run = Callable[[argparse.Namespace], None]
 """What a command does with the parsed arguments; it raises `CommandError` to stop."""
@@ -82,7 +86,7 @@ class CommandGroup:
             action.add_to(actions)
 
 
-def project_name(value: str) -> object:
+def project_name(value: str) -> ProjectName:
     """The `ProjectName` that ``value`` gives, checked as ``fastapi-pro new`` needs it."""
     from fastapi_pro.cli._scaffold import ProjectName  # noqa: PLC0415 - loaded on use
 
