@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 import uvicorn
 
-from fastapi_pro.cli import _scaffold, main
+import fastapi_pro
+from fastapi_pro.cli import _scaffold, build_parser, main
 from fastapi_pro.cli._demo import APP_FACTORY, DEFAULT_DATABASE_URL, DemoOptions, serve
 from fastapi_pro.cli._observability_export import ASSETS
 from fastapi_pro.cli._observability_export import FILES as EXPORTED
@@ -99,6 +100,134 @@ def test_the_command_loads_no_web_or_database_library_before_a_subcommand_runs()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
 
     assert out.stdout.strip() == "[]"
+
+
+def modules_loaded_beyond_the_command(statement: str) -> list[str]:
+    """The modules that ``statement`` loads, in a new interpreter, other than the standard
+    library's and the command's own (``fastapi_pro.cli`` and the package's version).
+    """
+    code = (
+        f"import sys; before = set(sys.modules); {statement}; "
+        "own = ('fastapi_pro', 'fastapi_pro.__about__', 'fastapi_pro.cli'); "
+        "print(sorted(m for m in set(sys.modules) - before "
+        "if m.split('.')[0] not in sys.stdlib_module_names "
+        "and m not in own and not m.startswith('fastapi_pro.cli.')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    loaded: list[str] = eval(result.stdout.strip().splitlines()[-1])  # noqa: S307 - a list we print
+    return loaded
+
+
+def test_the_command_loads_only_the_standard_library_before_a_subcommand_runs() -> None:
+    loaded = modules_loaded_beyond_the_command(
+        "from fastapi_pro.cli import build_parser; build_parser().parse_args(['demo'])"
+    )
+
+    assert loaded == []
+
+
+def test_version_prints_the_program_and_its_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f"fastapi-pro {fastapi_pro.__version__}\n"
+
+
+def test_new_help_names_its_argument_and_options(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["new", "--help"])
+
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(
+        "usage: fastapi-pro new [-h] [--directory DIR] [--fastapi-pro-source PATH] NAME\n"
+    )
+    for text in ("distribution name, e.g. my-service", "(default: ./NAME)", "[tool.uv.sources]"):
+        assert text in " ".join(out.split())
+
+
+def test_observability_help_lists_its_action(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["observability", "--help"])
+
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: fastapi-pro observability [-h] ACTION ...\n")
+    assert "write the dashboard and the rule files into a directory" in out
+
+
+def test_the_options_defaults() -> None:
+    parser = build_parser()
+    demo = parser.parse_args(["demo"])
+    new = parser.parse_args(["new", "my-service"])
+    export = parser.parse_args(["observability", "export"])
+
+    assert (demo.host, demo.port, demo.database_url, demo.workers) == ("127.0.0.1", 8000, None, 1)
+    assert (new.name, new.directory, new.fastapi_pro_source) == (
+        ProjectName.parse("my-service"),
+        None,
+        None,
+    )
+    assert (export.out, export.force) == (Path("observability"), False)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["demo", "--port", "65536"], "argument --port: '65536' is not a TCP port (0 to 65535)."),
+        (["demo", "--port", "-1"], "argument --port: '-1' is not a TCP port (0 to 65535)."),
+        (["demo", "--port", "http"], "argument --port: 'http' is not a whole number."),
+        (["demo", "--workers", "0"], "argument --workers: '0' is not a whole number of 1 or more."),
+        (["demo", "--workers", "2.5"], "argument --workers: '2.5' is not a whole number."),
+        (["new"], "the following arguments are required: NAME"),
+        (["observability", "export", "--out"], "argument --out: expected one argument"),
+    ],
+)
+def test_a_bad_value_is_a_usage_error_naming_the_option(
+    arguments: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    command = " ".join(arguments[:2] if arguments[0] == "observability" else arguments[:1])
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(arguments)
+
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: fastapi-pro {command} ")
+    assert err.endswith(f"\nfastapi-pro {command}: error: {message}\n")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "unknown"),
+    [(["demo", "--hots", "::"], "--hots ::"), (["new", "a-svc", "b-svc"], "b-svc")],
+)
+def test_an_unknown_argument_is_a_usage_error_naming_it(
+    arguments: list[str], unknown: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(arguments)
+
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.endswith(
+        f"\nfastapi-pro: error: unrecognized arguments: {unknown}\n"
+    )
+
+
+@pytest.mark.parametrize("arguments", [[], ["serve"]])
+def test_a_missing_or_unknown_command_is_a_usage_error(
+    arguments: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(arguments)
+
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "usage: fastapi-pro [-h] [--version] COMMAND ..."
+    assert err[-1].startswith("fastapi-pro: error: ")
+    assert "COMMAND" in err[-1]
 
 
 @pytest.mark.parametrize(
@@ -672,6 +801,16 @@ def test_export_loads_no_web_or_database_library(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
 
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_export_imports_no_module_of_the_observability_block(tmp_path: Path) -> None:
+    """The files are read as package data, the same from a wheel as from a checkout."""
+    loaded = modules_loaded_beyond_the_command(
+        "from fastapi_pro.cli import main; "
+        f"main(['observability', 'export', '--out', {str(tmp_path)!r}])"
+    )
+
+    assert loaded == []
 
 
 def test_export_help_names_its_options(capsys: pytest.CaptureFixture[str]) -> None:

@@ -18,7 +18,7 @@ import secrets
 import shutil
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -235,7 +235,7 @@ def _hide_password(url: str) -> str:
 
 
 @contextmanager
-def _metrics_directory(workers: int, configured: Settings) -> Iterator[str | None]:
+def _metrics_directory(workers: int, configured: Settings) -> Generator[str | None, None, None]:
     """A fresh ``PROMETHEUS_MULTIPROC_DIR`` for several workers, removed when they stop."""
     if workers == 1 or configured.prometheus_multiproc_dir is not None:
         yield None

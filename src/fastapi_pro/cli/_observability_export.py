@@ -2,16 +2,23 @@
 
 The files are package data under ``fastapi_pro/observability/_assets``: the dashboard that
 ``fastapi_pro.observability._grafana`` generates, the recording rules and the alerting rules
-(which read the recorded ratios, so Prometheus needs both). Loading them reads no module of
-the library, so the command is quick and needs no optional extra.
+(which read the recorded ratios, so Prometheus needs both). They are found through
+`importlib.resources`, in an installed wheel as in a checkout, and read as data: no module of
+the observability block is imported, so the command is quick and needs no optional extra.
 """
 
 from __future__ import annotations
 
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
-ASSETS = Path(__file__).parent.parent / "observability" / "_assets"
-"""Where the wheel (and a checkout) keeps the files."""
+ASSETS: Traversable = files("fastapi_pro") / "observability" / "_assets"
+"""Where the observability block keeps the files, as package data of ``fastapi_pro``.
+
+Anchored on ``fastapi_pro`` rather than ``fastapi_pro.observability``: `files` imports the
+package it is given, and the block's facade loads prometheus-client and OpenTelemetry.
+"""
 FILES = (
     "fastapi-pro-dashboard.json",
     "fastapi-pro-recording-rules.yml",

@@ -99,29 +99,50 @@ class ProjectName:
             raise ValueError(msg)
         words = [word for word in re.split(r"[-_.]+", name.lower()) if word]
         package = "_".join(words)
-        if not package.isidentifier() or keyword.iskeyword(package):
-            msg = (
-                f"{name!r} gives the package name {package!r}, which Python cannot import; "
-                "start the name with a letter and avoid Python keywords (e.g. "
-                f"service-{name.lower()})."
-            )
-            raise ValueError(msg)
-        suggestion = f"{package.replace('_', '-')}-service"
-        if package in _WINDOWS_DEVICES:
-            msg = (
-                f"{name!r} gives the package name {package!r}, a reserved device name on "
-                f"Windows, where no folder can have it; choose another name (e.g. {suggestion})."
-            )
-            raise ValueError(msg)
-        shadowed = taken_names().get(package)
-        if shadowed is not None:
-            msg = (
-                f"{name!r} gives the package name {package!r}, which would shadow {shadowed} "
-                f"{package!r}; choose a more specific name (e.g. {suggestion})."
-            )
-            raise ValueError(msg)
+        for problem_of in _PACKAGE_PROBLEMS:
+            problem = problem_of(name, package)
+            if problem is not None:
+                msg = f"{name!r} gives the package name {package!r}, {problem}"
+                raise ValueError(msg)
         title = " ".join(word.capitalize() for word in words)
         return cls(project="-".join(words), package=package, title=title)
+
+
+def _unimportable(name: str, package: str) -> str | None:
+    if package.isidentifier() and not keyword.iskeyword(package):
+        return None
+    return (
+        "which Python cannot import; start the name with a letter and avoid Python keywords "
+        f"(e.g. service-{name.lower()})."
+    )
+
+
+def _windows_device(_name: str, package: str) -> str | None:
+    if package not in _WINDOWS_DEVICES:
+        return None
+    return (
+        "a reserved device name on Windows, where no folder can have it; choose another name "
+        f"(e.g. {_suggestion(package)})."
+    )
+
+
+def _shadowing(_name: str, package: str) -> str | None:
+    shadowed = taken_names().get(package)
+    if shadowed is None:
+        return None
+    return (
+        f"which would shadow {shadowed} {package!r}; choose a more specific name "
+        f"(e.g. {_suggestion(package)})."
+    )
+
+
+def _suggestion(package: str) -> str:
+    return f"{package.replace('_', '-')}-service"
+
+
+_PACKAGE_PROBLEMS = (_unimportable, _windows_device, _shadowing)
+"""What makes a package name unusable, in the order they are checked: each gives the end of
+the message (after "gives the package name ..."), or ``None`` when the name is free of it."""
 
 
 def generate(name: ProjectName, directory: Path, *, source: Source | None = None) -> list[Path]:
