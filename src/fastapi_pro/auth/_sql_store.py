@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar, cast
 
-from sqlalchemy import CursorResult, MetaData, String, delete, select, update
+from sqlalchemy import ColumnElement, CursorResult, MetaData, String, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -55,6 +55,12 @@ async def _rowcount(session: AsyncSession, statement: Update) -> int:
         statement.execution_options(synchronize_session=False),
     )
     return cast("CursorResult[Any]", result).rowcount
+
+
+def _live(now: datetime, *where: ColumnElement[bool]) -> tuple[ColumnElement[bool], ...]:
+    """The conditions of the families matching ``where`` that are neither revoked nor expired."""
+    family = RefreshTokenFamily
+    return (*where, family.revoked_at.is_(None), family.expires_at > now)
 
 
 class SqlTokenStore:
@@ -138,11 +144,7 @@ class SqlTokenStore:
         family = RefreshTokenFamily
         async with self.database.session() as session:
             now = utcnow()
-            live = (
-                family.family_id == family_id,
-                family.revoked_at.is_(None),
-                family.expires_at > now,
-            )
+            live = _live(now, family.family_id == family_id)
             rotated = await _rowcount(
                 session,
                 update(family)
@@ -152,12 +154,8 @@ class SqlTokenStore:
             if rotated == 1:
                 return "rotated"
             # A live family whose current token is another one: ``token_id`` was replayed.
-            reused = await _rowcount(
-                session,
-                update(family)
-                .where(*live, family.current_token_id != token_id)
-                .values(revoked_at=now),
-            )
+            revoke = update(family).where(*live, family.current_token_id != token_id)
+            reused = await _rowcount(session, revoke.values(revoked_at=now))
             return "reused" if reused == 1 else "revoked"
 
     async def revoke_family(self, family_id: str) -> None:
@@ -177,15 +175,9 @@ class SqlTokenStore:
         """Revoke every live family of ``subject`` (logout everywhere); return how many."""
         async with self.database.session() as session:
             now = utcnow()
+            live = _live(now, RefreshTokenFamily.subject == subject)
             return await _rowcount(
-                session,
-                update(RefreshTokenFamily)
-                .where(
-                    RefreshTokenFamily.subject == subject,
-                    RefreshTokenFamily.revoked_at.is_(None),
-                    RefreshTokenFamily.expires_at > now,
-                )
-                .values(revoked_at=now),
+                session, update(RefreshTokenFamily).where(*live).values(revoked_at=now)
             )
 
     async def deny(self, token_id: str, expires_at: datetime) -> None:
