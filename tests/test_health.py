@@ -22,6 +22,7 @@ from fastapi_pro.health import (
     HEALTH_MEDIA_TYPE,
     CheckResult,
     Health,
+    SupportsPing,
     database_check,
     redis_check,
 )
@@ -136,6 +137,37 @@ async def test_ready_passes_with_a_sqlite_database(
     assert entry["observedValue"] >= 0
     assert "time" in entry
     assert "output" not in entry
+
+
+class PingingStore:
+    """Not a `Database`: any object with an async ``ping(timeout)`` is a `SupportsPing`."""
+
+    def __init__(self, *, answers: bool) -> None:
+        self.answers = answers
+        self.timeouts: list[float] = []
+
+    async def ping(self, timeout: float) -> None:  # noqa: ASYNC109 - the protocol's shape
+        self.timeouts.append(timeout)
+        if not self.answers:
+            raise ConnectionRefusedError
+
+
+async def test_database_check_probes_any_object_that_supports_ping(
+    client_for: ClientFactory,
+) -> None:
+    up, down = PingingStore(answers=True), PingingStore(answers=False)
+    store: SupportsPing = up
+    health = Health()
+    health.add("up", database_check(store))
+    health.add("down", database_check(down), critical=False)
+    async with probing(health, client_for) as client:
+        body = (await client.get("/health/ready")).json()
+
+    assert body["status"] == "warn"
+    assert body["checks"]["up:responseTime"][0]["componentType"] == "datastore"
+    assert body["checks"]["down:responseTime"][0]["output"] == "unavailable"
+    assert len(up.timeouts) == 1
+    assert up.timeouts[0] > 0
 
 
 @pytest.mark.postgres

@@ -5,6 +5,8 @@ from unittest.mock import patch
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.security import SecurityScopes
+from starlette.requests import HTTPConnection
 from starlette.types import Message
 
 from fastapi_pro.auth import (
@@ -13,10 +15,25 @@ from fastapi_pro.auth import (
     Auth,
     CurrentPrincipal,
     InMemoryApiKeyStore,
+    Principal,
     Tokens,
+    api_key_or_bearer_principal,
+    current_principal,
+    current_user,
+    enforce_grants,
+    optional_user,
     require_scopes,
 )
-from tests.auth.helpers import bearer, claims, client_for, load_user, make_app, make_tokens, sign
+from tests.auth.helpers import (
+    User,
+    bearer,
+    claims,
+    client_for,
+    load_user,
+    make_app,
+    make_tokens,
+    sign,
+)
 
 
 async def test_missing_scope_is_a_403_insufficient_scope() -> None:
@@ -252,3 +269,43 @@ async def test_failure_listeners_hear_the_code_of_each_refusal_over_http_and_web
     await ws_call(app, [(b"authorization", b"Bearer forged")])
 
     assert codes == ["unauthorized", "invalid_token", "insufficient_scope", "invalid_token"]
+
+
+async def test_the_exported_dependencies_are_the_ones_behind_the_aliases() -> None:
+    app, _, _ = api_key_app()
+    app.dependency_overrides[current_user] = lambda: User("carol", "Carol")
+    app.dependency_overrides[optional_user] = lambda: User("dave", "Dave")
+    app.dependency_overrides[api_key_or_bearer_principal] = lambda: Principal("service-c")
+    async with client_for(app) as client:
+        profile = await client.get("/profile")
+        greeting = await client.get("/greeting")
+        whoami = await client.get("/whoami")
+
+    assert profile.json() == {"name": "Carol"}
+    assert greeting.json() == {"hello": "Dave"}
+    assert whoami.json() == {"subject": "service-c", "method": "bearer"}
+
+
+async def test_a_replacement_that_enforces_grants_keeps_the_routes_requirements() -> None:
+    auth = Auth(make_tokens(), user_loader=load_user)
+    codes: list[str] = []
+    auth.add_failure_listener(codes.append)
+    app = make_app(auth)
+
+    async def the_reader(security_scopes: SecurityScopes, connection: HTTPConnection) -> Principal:
+        reader = Principal("reader", scopes=frozenset({"orders:read"}), roles=frozenset({"staff"}))
+        enforce_grants(connection, reader, security_scopes.scopes)
+        return reader
+
+    app.dependency_overrides[current_principal] = the_reader
+    async with client_for(app) as client:
+        listed = await client.get("/orders")
+        created = await client.post("/orders")
+        admin = await client.get("/admin")
+
+    assert listed.json() == [1, 2]
+    assert created.status_code == 403
+    assert created.json()["required"] == ["orders:write"]
+    assert admin.status_code == 403
+    assert admin.json()["required"] == ["role:admin"]
+    assert codes == ["insufficient_scope", "insufficient_scope"]

@@ -31,7 +31,6 @@ logger = logging.getLogger("fastapi_pro.auth")
 
 _CACHE = "fastapi_pro.principal"
 _ROLE = "role:"
-_MISSING = object()
 
 
 @functools.cache
@@ -58,36 +57,51 @@ def _bearer(connection: HTTPConnection) -> str | None:
     return token if scheme.lower() == "bearer" and token else None
 
 
-def _check(connection: HTTPConnection, required: Sequence[str], principal: Principal) -> None:
-    missing = [
-        need
-        for need in required
-        if (
-            need.removeprefix(_ROLE) not in principal.roles
-            if need.startswith(_ROLE)
-            else need not in principal.scopes
-        )
-    ]
+def enforce_grants(
+    connection: HTTPConnection, principal: Principal, required: Sequence[str]
+) -> None:
+    """Refuse the request unless ``principal`` holds every grant in ``required``.
+
+    ``required`` holds scopes, and roles as ``role:<name>``: what ``SecurityScopes.scopes``
+    carries under `require_scopes` and `require_roles`. The auth dependencies call it; so can
+    a dependency that finds the principal its own way (a test double, an override of
+    `current_principal`), to keep those requirements enforced. Needs the app's `Auth`.
+
+    Raises:
+        InsufficientScopeError: 403 ``insufficient_scope`` naming the missing grants, reported
+            to the failure listeners; on a WebSocket, a `WebSocketException` closing with 1008.
+    """
+    missing = [need for need in required if not _holds(principal, need)]
     if missing:
         _fail(connection, InsufficientScopeError(missing, Auth.of(connection).realm))
 
 
-class BearerToken(SecurityBase):
-    """Reads ``Authorization: Bearer <token>``; documented as an HTTP bearer (JWT) scheme.
+def _holds(principal: Principal, grant: str) -> bool:
+    if grant.startswith(_ROLE):
+        return grant.removeprefix(_ROLE) in principal.roles
+    return grant in principal.scopes
 
-    Calling it returns the raw token, or ``None`` when none was sent.
-    """
+
+class _BearerScheme(SecurityBase):
+    """The ``Authorization: Bearer`` scheme, documented as an HTTP bearer (JWT) scheme."""
 
     def __init__(self) -> None:
         self.model = HTTPBearer(bearerFormat="JWT")
         self.scheme_name = BEARER_SCHEME
+
+
+class BearerToken(_BearerScheme):
+    """Reads ``Authorization: Bearer <token>``; documented as an HTTP bearer (JWT) scheme.
+
+    Calling it returns the raw token, or ``None`` when none was sent.
+    """
 
     async def __call__(self, connection: HTTPConnection) -> str | None:
         """Return the bearer token, or ``None`` when none was sent."""
         return _bearer(connection)
 
 
-class BearerPrincipal(BearerToken):
+class BearerPrincipal(_BearerScheme):
     """The bearer scheme as a dependency that yields the verified `Principal` in one step.
 
     Verification happens once per request, however many dependencies ask; scopes and roles
@@ -101,25 +115,25 @@ class BearerPrincipal(BearerToken):
         super().__init__()
         self.required = required
 
-    async def __call__(  # type: ignore[override]
+    async def __call__(
         self, security_scopes: SecurityScopes, connection: HTTPConnection
     ) -> Principal | None:
         """Return the caller's `Principal` (or ``None`` when optional and anonymous)."""
-        cached: Any = connection.scope.get(_CACHE, _MISSING)
-        principal = await _principal_of(connection) if cached is _MISSING else cached
+        principal = await _principal_of(connection)
         if principal is None:
             if self.required:
                 _fail(connection, MissingCredentialsError(Auth.of(connection).realm))
             return None
         if security_scopes.scopes:
-            _check(connection, security_scopes.scopes, principal)
+            enforce_grants(connection, principal, security_scopes.scopes)
         return principal
 
 
 async def _principal_of(connection: HTTPConnection) -> Principal | None:
-    cached: object = connection.scope.get(_CACHE, _MISSING)
-    if cached is not _MISSING:
-        return cached  # type: ignore[return-value]
+    """The bearer token's principal, verified once per request and kept in its scope."""
+    if _CACHE in connection.scope:
+        cached: Principal | None = connection.scope[_CACHE]
+        return cached
     token = _bearer(connection)
     principal = None
     if token is not None:
@@ -181,7 +195,7 @@ async def api_key_or_bearer_principal(
         if found is None:
             _fail(connection, MissingCredentialsError(auth.realm))
         principal = found
-    _check(connection, security_scopes.scopes, principal)
+    enforce_grants(connection, principal, security_scopes.scopes)
     return principal
 
 

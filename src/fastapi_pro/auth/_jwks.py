@@ -80,6 +80,29 @@ def _parse_jwks(document: Any) -> dict[str, Key]:
     return keys
 
 
+async def _discover(client: httpx.AsyncClient, issuer: str, timeout: float) -> str:  # noqa: ASYNC109
+    """The ``jwks_uri`` of the issuer's OpenID discovery document, once the document is trusted.
+
+    Raises:
+        JWKSError: If discovery fails or its document names another issuer or no http(s) JWKS.
+    """
+    url = issuer.rstrip("/") + "/.well-known/openid-configuration"
+    try:
+        async with asyncio.timeout(timeout):
+            document = await _get_json(client, url)
+    except (httpx.HTTPError, TimeoutError) as error:
+        msg = f"OpenID discovery at {url} failed ({type(error).__name__})."
+        raise JWKSError(msg) from error
+    if not isinstance(document, dict) or document.get("issuer") != issuer:
+        msg = f"The discovery document at {url} does not name the issuer {issuer!r}."
+        raise JWKSError(msg)
+    jwks_url = document.get("jwks_uri")
+    if not _is_http(jwks_url):
+        msg = f"The discovery document at {url} has no http(s) jwks_uri."
+        raise JWKSError(msg)
+    return str(jwks_url)
+
+
 class JWKSKeySource:
     """A `KeySource` that verifies tokens of an OpenID provider with the keys of its JWKS URL.
 
@@ -147,23 +170,11 @@ class JWKSKeySource:
         if not _is_http(issuer):
             msg = f"The issuer must be an http(s) URL, got {issuer!r}."
             raise ValueError(msg)
-        url = issuer.rstrip("/") + "/.well-known/openid-configuration"
         given: httpx.AsyncClient | None = options.get("client")
         client = given or httpx.AsyncClient()
         try:
-            try:
-                async with asyncio.timeout(options.get("timeout", 5)):
-                    document = await _get_json(client, url)
-            except (httpx.HTTPError, TimeoutError) as error:
-                msg = f"OpenID discovery at {url} failed ({type(error).__name__})."
-                raise JWKSError(msg) from error
-            if not isinstance(document, dict) or document.get("issuer") != issuer:
-                msg = f"The discovery document at {url} does not name the issuer {issuer!r}."
-                raise JWKSError(msg)
-            if not _is_http(document.get("jwks_uri")):
-                msg = f"The discovery document at {url} has no http(s) jwks_uri."
-                raise JWKSError(msg)
-            source = cls(document["jwks_uri"], **options)
+            jwks_url = await _discover(client, issuer, options.get("timeout", 5))
+            source = cls(jwks_url, **options)
         except BaseException:
             if given is None:
                 await client.aclose()
@@ -233,11 +244,7 @@ class JWKSKeySource:
 
     async def _fetch(self) -> None:
         try:
-            if self._client is None:
-                self._client = httpx.AsyncClient()
-            async with asyncio.timeout(self.timeout):
-                document = await _get_json(self._client, self.jwks_url)
-            keys = _parse_jwks(document)
+            keys = await self._download()
         # Any failure keeps the cached keys: the request path never sees it.
         except Exception as error:
             fallback = "keeping the cached keys" if self._keys else "no keys are available"
@@ -255,3 +262,11 @@ class JWKSKeySource:
             self._fetched_at = self._clock()
         finally:
             self._inflight = None
+
+    async def _download(self) -> dict[str, Key]:
+        """Fetch the JWKS within ``timeout`` and read its signature keys."""
+        if self._client is None:
+            self._client = httpx.AsyncClient()
+        async with asyncio.timeout(self.timeout):
+            document = await _get_json(self._client, self.jwks_url)
+        return _parse_jwks(document)

@@ -14,7 +14,7 @@ from fastapi_pro.auth._auth import Auth, TokenPair
 from fastapi_pro.auth._dependencies import CurrentPrincipal
 from fastapi_pro.auth._errors import InvalidTokenError, TokenStoreUnavailableError
 from fastapi_pro.auth._principal import Principal
-from fastapi_pro.errors import BadRequestError, problem_responses, quote_input
+from fastapi_pro.errors import AppError, BadRequestError, problem_responses, quote_input
 
 Authenticate = Callable[[str, str], Awaitable[Principal | None]]
 """``async (username, password) -> Principal | None``: the app checks credentials."""
@@ -149,6 +149,51 @@ async def _password_grant(
     return _response(await auth.login(principal), principal)
 
 
+def _token_endpoint(authenticate: Authenticate) -> Callable[[Request], Awaitable[TokenResponse]]:
+    """The ``/token`` endpoint: password and refresh grants; refusals go to the listeners."""
+
+    async def token(request: Request) -> TokenResponse:
+        auth = Auth.of(request)
+        try:
+            return await _answer(auth, await _form(request), authenticate)
+        except OAuthError as error:
+            auth.refused(error)
+            raise
+
+    return token
+
+
+def _post(
+    router: APIRouter,
+    path: str,
+    endpoint: Callable[..., Awaitable[Any]],
+    *problems: type[AppError],
+    **options: Any,
+) -> None:
+    """Add ``POST path``, named after the path, with the problems it may answer documented."""
+    name = path.strip("/").replace("-", "_")
+    responses = problem_responses(*problems)
+    router.add_api_route(
+        path, endpoint, methods=["POST"], name=name, responses=responses, **options
+    )
+
+
+# The endpoints carry no docstring: it would become their OpenAPI description.
+async def _logout(request: Request, body: RefreshTokenBody) -> None:
+    auth = Auth.of(request)
+    try:
+        await auth.logout(body.refresh_token)
+    except InvalidTokenError as error:
+        auth.refused(error)
+        raise
+
+
+async def _logout_all(request: Request, principal: CurrentPrincipal) -> None:
+    auth = Auth.of(request)
+    await auth.logout_everywhere(principal.subject)
+    await auth.revoke_access_token(principal)
+
+
 def password_flow_router(authenticate: Authenticate, *, prefix: str = "/auth") -> APIRouter:
     """Build ``POST {prefix}/token``, ``/logout`` and ``/logout-all``.
 
@@ -163,39 +208,12 @@ def password_flow_router(authenticate: Authenticate, *, prefix: str = "/auth") -
         prefix: Where the routes live.
     """
     router = APIRouter(prefix=prefix, tags=["auth"])
-
-    @router.post(
-        "/token",
-        openapi_extra=_FORM_SCHEMA,
-        responses=problem_responses(OAuthError, TokenStoreUnavailableError),
+    token = _token_endpoint(authenticate)
+    _post(
+        router, "/token", token, OAuthError, TokenStoreUnavailableError, openapi_extra=_FORM_SCHEMA
     )
-    async def token(request: Request) -> TokenResponse:
-        auth = Auth.of(request)
-        try:
-            return await _answer(auth, await _form(request), authenticate)
-        except OAuthError as error:
-            auth.refused(error)
-            raise
-
-    @router.post(
-        "/logout",
-        status_code=204,
-        responses=problem_responses(InvalidTokenError, TokenStoreUnavailableError),
+    _post(
+        router, "/logout", _logout, InvalidTokenError, TokenStoreUnavailableError, status_code=204
     )
-    async def logout(request: Request, body: RefreshTokenBody) -> None:
-        auth = Auth.of(request)
-        try:
-            await auth.logout(body.refresh_token)
-        except InvalidTokenError as error:
-            auth.refused(error)
-            raise
-
-    @router.post(
-        "/logout-all", status_code=204, responses=problem_responses(TokenStoreUnavailableError)
-    )
-    async def logout_all(request: Request, principal: CurrentPrincipal) -> None:
-        auth = Auth.of(request)
-        await auth.logout_everywhere(principal.subject)
-        await auth.revoke_access_token(principal)
-
+    _post(router, "/logout-all", _logout_all, TokenStoreUnavailableError, status_code=204)
     return router

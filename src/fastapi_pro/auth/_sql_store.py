@@ -7,10 +7,11 @@ migrations. Every operation runs in a short transaction of its own, never in the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ClassVar, cast
 
-from sqlalchemy import CursorResult, MetaData, String, delete, select, update
+from sqlalchemy import ColumnElement, CursorResult, MetaData, String, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -20,6 +21,11 @@ from fastapi_pro.auth._store import RotationResult
 from fastapi_pro.db import NAMING_CONVENTION, Base, Database, UTCDateTime, utcnow
 
 _ID_LENGTH = 255
+_UPSERTS: dict[str, Callable[[type[Any]], postgresql.Insert | sqlite.Insert]] = {
+    "postgresql": postgresql.insert,
+    "sqlite": sqlite.insert,
+}
+"""The dialects whose ``INSERT ... ON CONFLICT DO UPDATE`` replaces a row in one statement."""
 
 
 class TokenStoreModel(Base):
@@ -57,6 +63,25 @@ async def _rowcount(session: AsyncSession, statement: Update) -> int:
     return cast("CursorResult[Any]", result).rowcount
 
 
+async def _forget_expired(
+    session: AsyncSession,
+    model: type[RefreshTokenFamily | DeniedToken],
+    *where: ColumnElement[bool],
+) -> None:
+    """Delete the rows of ``model`` matching ``where`` whose ``expires_at`` has passed."""
+    await session.execute(
+        delete(model)
+        .where(*where, model.expires_at <= utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _live(now: datetime, *where: ColumnElement[bool]) -> tuple[ColumnElement[bool], ...]:
+    """The conditions of the families matching ``where`` that are neither revoked nor expired."""
+    family = RefreshTokenFamily
+    return (*where, family.revoked_at.is_(None), family.expires_at > now)
+
+
 class SqlTokenStore:
     """A `TokenStore` in the app's SQL database (PostgreSQL, SQLite, ...).
 
@@ -89,19 +114,12 @@ class SqlTokenStore:
         """Insert a row, or overwrite the one with the same primary key (the first value)."""
         key = next(iter(values))
         changes = {name: value for name, value in values.items() if name != key}
-        dialect = self.database.dialect
-        if dialect == "postgresql":
-            pg_insert = postgresql.insert(model).values(values)
-            await session.execute(
-                pg_insert.on_conflict_do_update(index_elements=[key], set_=changes)
-            )
-        elif dialect == "sqlite":
-            sqlite_insert = sqlite.insert(model).values(values)
-            await session.execute(
-                sqlite_insert.on_conflict_do_update(index_elements=[key], set_=changes)
-            )
-        else:
+        upsert = _UPSERTS.get(self.database.dialect)
+        if upsert is None:  # a dialect without ON CONFLICT: the ORM reads, then writes
             await session.merge(model(**values))
+            return
+        statement = upsert(model).values(values)
+        await session.execute(statement.on_conflict_do_update(index_elements=[key], set_=changes))
 
     async def start_family(
         self, family_id: str, subject: str, token_id: str, expires_at: datetime
@@ -111,13 +129,8 @@ class SqlTokenStore:
         Also forgets the subject's families that have expired.
         """
         async with self.database.session() as session:
-            await session.execute(
-                delete(RefreshTokenFamily)
-                .where(
-                    RefreshTokenFamily.subject == subject,
-                    RefreshTokenFamily.expires_at <= utcnow(),
-                )
-                .execution_options(synchronize_session=False)
+            await _forget_expired(
+                session, RefreshTokenFamily, RefreshTokenFamily.subject == subject
             )
             await self._replace(
                 session,
@@ -138,11 +151,7 @@ class SqlTokenStore:
         family = RefreshTokenFamily
         async with self.database.session() as session:
             now = utcnow()
-            live = (
-                family.family_id == family_id,
-                family.revoked_at.is_(None),
-                family.expires_at > now,
-            )
+            live = _live(now, family.family_id == family_id)
             rotated = await _rowcount(
                 session,
                 update(family)
@@ -152,12 +161,8 @@ class SqlTokenStore:
             if rotated == 1:
                 return "rotated"
             # A live family whose current token is another one: ``token_id`` was replayed.
-            reused = await _rowcount(
-                session,
-                update(family)
-                .where(*live, family.current_token_id != token_id)
-                .values(revoked_at=now),
-            )
+            revoke = update(family).where(*live, family.current_token_id != token_id)
+            reused = await _rowcount(session, revoke.values(revoked_at=now))
             return "reused" if reused == 1 else "revoked"
 
     async def revoke_family(self, family_id: str) -> None:
@@ -177,15 +182,9 @@ class SqlTokenStore:
         """Revoke every live family of ``subject`` (logout everywhere); return how many."""
         async with self.database.session() as session:
             now = utcnow()
+            live = _live(now, RefreshTokenFamily.subject == subject)
             return await _rowcount(
-                session,
-                update(RefreshTokenFamily)
-                .where(
-                    RefreshTokenFamily.subject == subject,
-                    RefreshTokenFamily.revoked_at.is_(None),
-                    RefreshTokenFamily.expires_at > now,
-                )
-                .values(revoked_at=now),
+                session, update(RefreshTokenFamily).where(*live).values(revoked_at=now)
             )
 
     async def deny(self, token_id: str, expires_at: datetime) -> None:
@@ -194,11 +193,7 @@ class SqlTokenStore:
         Also forgets the denials that have expired.
         """
         async with self.database.session() as session:
-            await session.execute(
-                delete(DeniedToken)
-                .where(DeniedToken.expires_at <= utcnow())
-                .execution_options(synchronize_session=False)
-            )
+            await _forget_expired(session, DeniedToken)
             await self._replace(
                 session,
                 DeniedToken,

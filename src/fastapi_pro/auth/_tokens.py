@@ -26,32 +26,63 @@ MAX_TOKEN_BYTES = 8192
 _REQUIRED = ("exp", "iat", "sub")
 
 
+def _names(value: object) -> frozenset[str]:
+    """The strings of a JSON list claim; anything else grants nothing."""
+    if not isinstance(value, list):
+        return frozenset()
+    return frozenset(name for name in value if isinstance(name, str))
+
+
+def _scopes(claims: Mapping[str, Any]) -> frozenset[str]:
+    """``scope`` (RFC 8693), else ``scp``: a space-separated string or a list of strings."""
+    raw = claims.get("scope")
+    if raw is None:
+        raw = claims.get("scp", "")
+    return frozenset(raw.split()) if isinstance(raw, str) else _names(raw)
+
+
 def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
     """Build a `Principal` from verified claims: ``scope``/``scp`` and ``roles``."""
-    raw_scopes = claims.get("scope")
-    if raw_scopes is None:
-        raw_scopes = claims.get("scp", "")
-    if isinstance(raw_scopes, str):
-        scopes = frozenset(raw_scopes.split())
-    elif isinstance(raw_scopes, list):
-        scopes = frozenset(s for s in raw_scopes if isinstance(s, str))
-    else:
-        scopes = frozenset()
-    raw_roles = claims.get("roles", [])
-    roles = (
-        frozenset(r for r in raw_roles if isinstance(r, str))
-        if isinstance(raw_roles, list)
-        else frozenset()
-    )
     jti = claims.get("jti")
     return Principal(
         subject=str(claims["sub"]),
-        scopes=scopes,
-        roles=roles,
+        scopes=_scopes(claims),
+        roles=_names(claims.get("roles", [])),
         claims=claims,
         token_id=jti if isinstance(jti, str) else None,
         method="bearer",
     )
+
+
+def _grant_claims(scopes: Iterable[str], roles: Iterable[str]) -> dict[str, Any]:
+    """``scope`` (space-separated) and ``roles``, sorted, each only when something is granted."""
+    claims: dict[str, Any] = {}
+    scope = " ".join(sorted(set(scopes)))
+    if scope:
+        claims["scope"] = scope
+    role_list = sorted(set(roles))
+    if role_list:
+        claims["roles"] = role_list
+    return claims
+
+
+def _decoder(issuer: str | None, audience: str | None) -> jwt.PyJWT:
+    """A pyjwt decoder that requires ``exp``, ``iat`` and ``sub``, and ``iss``/``aud`` if set."""
+    return jwt.PyJWT(
+        options={
+            "require": list(_REQUIRED),
+            "verify_aud": audience is not None,
+            "verify_iss": issuer is not None,
+            "enforce_minimum_key_length": True,
+        }
+    )
+
+
+def _single_key(keys: KeyRing | None, verify_with: KeySource | None) -> Key | None:
+    """The ring's only key when no other source verifies: no need to read a header to pick it."""
+    if verify_with is not None or keys is None or len(keys.keys) != 1:
+        return None
+    return keys.keys[0]
 
 
 def _header(token: str) -> dict[str, Any]:
@@ -122,17 +153,8 @@ class Tokens:
         self.max_token_bytes = max_token_bytes
         self.to_principal = to_principal
         self.realm = realm
-        # A ring of one key, and no other source: no need to read the header to pick the key.
-        only = keys.keys[0] if keys is not None and len(keys.keys) == 1 else None
-        self._only_key = only if verify_with is None else None
-        self._jwt = jwt.PyJWT(
-            options={
-                "require": list(_REQUIRED),
-                "verify_aud": audience is not None,
-                "verify_iss": issuer is not None,
-                "enforce_minimum_key_length": True,
-            }
-        )
+        self._only_key = _single_key(keys, verify_with)
+        self._jwt = _decoder(issuer, audience)
 
     def issue(
         self,
@@ -162,12 +184,7 @@ class Tokens:
             payload["iss"] = self.issuer
         if self.audience is not None:
             payload["aud"] = self.audience
-        scope = " ".join(sorted(set(scopes)))
-        if scope:
-            payload["scope"] = scope
-        role_list = sorted(set(roles))
-        if role_list:
-            payload["roles"] = role_list
+        payload.update(_grant_claims(scopes, roles))
         key = self.keys.signing
         headers = {"typ": typ, "kid": key.kid}
         return jwt.encode(payload, key.signing_key, algorithm=key.algorithm, headers=headers)
@@ -182,26 +199,33 @@ class Tokens:
         if len(token) > self.max_token_bytes:
             raise InvalidTokenError(self.realm)
         try:
-            if self._only_key is not None:
-                # One key: verify at once and check the (now authenticated) header after.
-                decoded = self._decode(token, self._only_key)
-                header = decoded["header"]
-                kid = header.get("kid")
-                if kid is not None and kid != self._only_key.kid:
-                    raise InvalidTokenError(self.realm)
-            else:
-                header = _header(token)
-                kid = header.get("kid")
-                key = await self.source.get_key(kid if isinstance(kid, str) else None)
-                if key is None:
-                    raise InvalidTokenError(self.realm)
-                decoded = self._decode(token, key)
-            if header.get("typ") not in types:
+            decoded = await self._decode_with_its_key(token)
+            if decoded["header"].get("typ") not in types:
                 raise InvalidTokenError(self.realm)
         except (jwt.PyJWTError, ValueError, TypeError, KeyError, RecursionError) as error:
             raise InvalidTokenError(self.realm) from error
         claims: dict[str, Any] = decoded["payload"]
         return claims
+
+    async def _decode_with_its_key(self, token: str) -> dict[str, Any]:
+        """Decode ``token`` with the key its ``kid`` names; header and payload, both verified.
+
+        Raises:
+            InvalidTokenError: If no key has that ``kid``.
+        """
+        only = self._only_key
+        if only is not None:
+            # One key: verify at once and check the (now authenticated) header after.
+            decoded = self._decode(token, only)
+            kid = decoded["header"].get("kid")
+            if kid is not None and kid != only.kid:
+                raise InvalidTokenError(self.realm)
+            return decoded
+        kid = _header(token).get("kid")
+        key = await self.source.get_key(kid if isinstance(kid, str) else None)
+        if key is None:
+            raise InvalidTokenError(self.realm)
+        return self._decode(token, key)
 
     def _decode(self, token: str, key: Key) -> dict[str, Any]:
         decoded: dict[str, Any] = self._jwt.decode_complete(

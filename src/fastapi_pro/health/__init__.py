@@ -16,7 +16,13 @@ Bodies follow the draft "Health Check Response Format for HTTP APIs"
 (draft-inadarei-api-health-check) and are served as ``application/health+json``.
 """
 
-from fastapi_pro.health._checks import Check, CheckResult, database_check, redis_check
+from fastapi_pro.health._checks import (
+    Check,
+    CheckResult,
+    SupportsPing,
+    database_check,
+    redis_check,
+)
 from fastapi_pro.health._health import Health
 from fastapi_pro.health._report import (
     HEALTH_MEDIA_TYPE,
@@ -35,6 +41,7 @@ __all__ = [
     "HealthReport",
     "HealthResponse",
     "Status",
+    "SupportsPing",
     "database_check",
     "redis_check",
 ]

@@ -5,15 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from fastapi_pro.errors import ServiceUnavailableError
 from fastapi_pro.health._report import Status
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
-
-    from fastapi_pro.db import Database
 
 TIMEOUT, UNAVAILABLE, FAILED = "timeout", "unavailable", "failed"
 """The fixed outputs of failures: exception text never reaches a response body."""
@@ -53,6 +51,11 @@ async def judge(check: Check, timeout: float) -> Outcome:  # noqa: ASYNC109 - th
         return "fail", UNAVAILABLE, error
     except Exception as error:  # whatever a check raises, it failed
         return "fail", FAILED, error
+    return _read(result)
+
+
+def _read(result: object) -> Outcome:
+    """The outcome a check's return value states: see `Check`."""
     if result is None or result is True:
         return "pass", None, None
     status = getattr(result, "status", None)
@@ -73,8 +76,24 @@ class _DatastoreCheck:
         await self.ping()
 
 
-def database_check(db: Database) -> Check:
-    """Return a check that runs ``SELECT 1`` on ``db``'s own probe connection (`Database.ping`)."""
+class SupportsPing(Protocol):
+    """What `database_check` probes: an async ``ping`` that raises unless the store answers.
+
+    `fastapi_pro.db.Database` is one; so is any object with a method of this shape.
+    """
+
+    async def ping(self, timeout: float) -> object:  # noqa: ASYNC109 - probes need a bound
+        """Answer within ``timeout`` seconds, or raise."""
+        ...
+
+
+def database_check(db: SupportsPing) -> Check:
+    """Return a check that runs ``SELECT 1`` on ``db``'s own probe connection (`Database.ping`).
+
+    Args:
+        db: A `Database`, or any `SupportsPing`; its ``ping`` gets a generous bound, since the
+            health run cuts every check much sooner.
+    """
 
     async def ping() -> None:
         await db.ping(timeout=_PING_BOUND)

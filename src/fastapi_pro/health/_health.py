@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -215,27 +215,9 @@ class Health:
     ) -> APIRouter:
         """Return an `APIRouter` serving ``/live``, ``/ready`` and ``/startup`` under ``prefix``."""
         router = APIRouter(prefix=prefix, tags=[*tags], include_in_schema=include_in_schema)
-        unhealthy: dict[int | str, dict[str, Any]] = {
-            503: {"model": HealthReport, "description": "Fail"}
-        }
-        routes = [
-            ("live", self._live, "Liveness: the process answers; no dependency is checked", {}),
-            ("ready", self._ready, "Readiness: the critical dependencies answer", unhealthy),
-            ("startup", self._startup, "Startup: the service has finished starting", unhealthy),
-        ]
-        for probe, endpoint, summary, responses in routes:
-            router.add_api_route(
-                f"/{probe}",
-                endpoint,
-                methods=["GET"],
-                name=f"health_{probe}",
-                summary=summary,
-                status_code=200,
-                response_class=HealthResponse,
-                response_model=HealthReport,
-                response_description="Pass, or warn",
-                responses=responses,
-            )
+        _add_probe(router, "live", self._live, _LIVE, {})
+        _add_probe(router, "ready", self._ready, _READY, _UNHEALTHY)
+        _add_probe(router, "startup", self._startup, _STARTUP, _UNHEALTHY)
         return router
 
     def install(
@@ -272,6 +254,34 @@ class Health:
         if self._started:
             return HealthResponse(self._report("pass"))
         return HealthResponse(self._report("fail", output="starting"))
+
+
+_LIVE = "Liveness: the process answers; no dependency is checked"
+_READY = "Readiness: the critical dependencies answer"
+_STARTUP = "Startup: the service has finished starting"
+_UNHEALTHY: dict[int | str, dict[str, Any]] = {503: {"model": HealthReport, "description": "Fail"}}
+
+
+def _add_probe(
+    router: APIRouter,
+    probe: str,
+    endpoint: Callable[[], Awaitable[HealthResponse]],
+    summary: str,
+    responses: dict[int | str, dict[str, Any]],
+) -> None:
+    """Add ``GET /<probe>``, answering a `HealthReport` as ``application/health+json``."""
+    router.add_api_route(
+        f"/{probe}",
+        endpoint,
+        methods=["GET"],
+        name=f"health_{probe}",
+        summary=summary,
+        status_code=200,
+        response_class=HealthResponse,
+        response_model=HealthReport,
+        response_description="Pass, or warn",
+        responses=responses,
+    )
 
 
 def _entry(

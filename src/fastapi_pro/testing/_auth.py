@@ -10,16 +10,16 @@ from fastapi import FastAPI
 from fastapi.security import SecurityScopes
 from starlette.requests import HTTPConnection
 
-from fastapi_pro.auth._auth import Auth
-from fastapi_pro.auth._dependencies import (
-    _check,
+from fastapi_pro.auth import (
+    Auth,
+    Principal,
     api_key_or_bearer_principal,
     current_principal,
     current_user,
+    enforce_grants,
     optional_principal,
     optional_user,
 )
-from fastapi_pro.auth._principal import Principal
 
 
 def app_auth(app: FastAPI) -> Auth:
@@ -84,7 +84,7 @@ def _principal_dependency(principal: Principal) -> Any:
         security_scopes: SecurityScopes, connection: HTTPConnection
     ) -> Principal:
         if security_scopes.scopes:  # scopes and roles are still enforced
-            _check(connection, security_scopes.scopes, principal)
+            enforce_grants(connection, principal, security_scopes.scopes)
         return principal
 
     return principal_override
@@ -127,7 +127,7 @@ class ActAs:
 
         async def the_user(security_scopes: SecurityScopes, connection: HTTPConnection) -> Any:
             if security_scopes.scopes:  # required by a dependency built on CurrentUser
-                _check(connection, security_scopes.scopes, principal)
+                enforce_grants(connection, principal, security_scopes.scopes)
             return user
 
         overrides = self._app.dependency_overrides
