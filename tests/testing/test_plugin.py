@@ -236,12 +236,15 @@ def test_an_unconfigured_project_runs_unchanged(
     with_plugin.assert_outcomes(passed=3, failed=1)
 
 
-def test_importing_the_plugin_stays_cheap() -> None:
+def test_importing_the_plugin_and_its_fixture_modules_stays_cheap() -> None:
     import subprocess  # noqa: PLC0415
     import sys  # noqa: PLC0415
 
     code = (
-        "import sys, fastapi_pro.testing.plugin\n"
+        "import importlib, sys\n"
+        "from fastapi_pro.testing import plugin\n"
+        "for name in plugin.pytest_plugins:  # the fixture modules pytest registers with it\n"
+        "    importlib.import_module(name)\n"
         "heavy = {'fastapi', 'sqlalchemy', 'pydantic_settings', 'httpx', 'opentelemetry'}\n"
         "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))"
     )

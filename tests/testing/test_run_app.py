@@ -66,6 +66,12 @@ async def test_allow_without_a_test_database_is_refused(tmp_path: Path) -> None:
             pass
 
 
+async def test_an_empty_allow_list_of_any_iterable_kind_needs_no_test_database() -> None:
+    app = FastAPI()
+    async with run_app(app, allow=iter(())) as running:
+        assert served_app(running) is not running  # started: requests go through its lifespan
+
+
 def test_the_token_factory_of_a_verify_only_app_points_to_act_as() -> None:
     app = FastAPI()
     source = JWKSKeySource("https://sso.example.com/jwks")

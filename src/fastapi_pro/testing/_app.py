@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import weakref
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager, nullcontext
+from collections.abc import AsyncGenerator, Iterable
+from contextlib import AbstractContextManager, AsyncExitStack, asynccontextmanager, nullcontext
 from typing import Any
 
 from fastapi import FastAPI
@@ -74,6 +74,22 @@ def served_app(app: FastAPI) -> ASGIApp:
     return _SERVED.get(app, app)
 
 
+def _allowed(database_url: str | URL | None, allow: Iterable[str | URL]) -> tuple[str | URL, ...]:
+    """The URLs the app's databases may use; none to check without ``database_url``."""
+    others = tuple(allow)
+    if database_url is None:
+        if others:
+            msg = "run_app(allow=...) widens the test-database guard, which needs database_url=."
+            raise ValueError(msg)
+        return ()
+    return (database_url, *others)
+
+
+def _guard(allowed: tuple[str | URL, ...]) -> AbstractContextManager[object]:
+    """`only_database` of ``allowed``; no guard when nothing is to be checked."""
+    return only_database(*allowed) if allowed else nullcontext()
+
+
 @asynccontextmanager
 async def run_app(
     app: FastAPI,
@@ -82,7 +98,7 @@ async def run_app(
     metadata: Any = None,
     allow: Iterable[str | URL] = (),
     startup_timeout: float = 30.0,
-) -> AsyncIterator[FastAPI]:
+) -> AsyncGenerator[FastAPI]:
     """Run ``app``'s lifespan for the duration of the block, for tests.
 
     With ``metadata`` and ``database_url``, every table of ``metadata`` is dropped and created
@@ -100,30 +116,21 @@ async def run_app(
         ```
 
     Raises:
+        ValueError: When ``allow`` is given without ``database_url``.
         RuntimeError: When the app's `Database` is not the test database.
     """
-    if database_url is None and allow:
-        msg = "run_app(allow=...) widens the test-database guard, which needs database_url=."
-        raise ValueError(msg)
+    allowed = _allowed(database_url, allow)
     lifespan = require("asgi_lifespan")
     if database_url is not None and metadata is not None:
         await reset_schema(database_url, metadata)
     manager = lifespan.LifespanManager(
         app, startup_timeout=startup_timeout, shutdown_timeout=startup_timeout
     )
-    allowed = (database_url, *allow) if database_url is not None else ()
-    # The lifespan runs in a task started here, which keeps this context: a Database on any
-    # other URL refuses to start, before the app's start-up code can write to it.
-    with only_database(*allowed) if allowed else nullcontext():
-        await manager.__aenter__()
-    try:
+    async with AsyncExitStack() as stack:
+        # The lifespan runs in a task started here, which keeps this context: a Database on
+        # any other URL refuses to start, before the app's start-up code can write to it.
+        with _guard(allowed):
+            await stack.enter_async_context(manager)
         _SERVED[app] = _guarded(manager.app, allowed) if allowed else manager.app
-        try:
-            yield app
-        finally:
-            _SERVED.pop(app, None)
-    except BaseException as error:
-        if not await manager.__aexit__(type(error), error, error.__traceback__):
-            raise
-    else:
-        await manager.__aexit__(None, None, None)
+        stack.callback(_SERVED.pop, app, None)
+        yield app

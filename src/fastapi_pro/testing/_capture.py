@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -58,7 +58,7 @@ class QueryCounter:
             event.remove(self._engine, "before_cursor_execute", self._record)
 
     @contextmanager
-    def assert_max(self, limit: int) -> Iterator[QueryCounter]:
+    def assert_max(self, limit: int) -> Generator[QueryCounter]:
         """Fail the test when the block runs more than ``limit`` statements (N+1 guard)."""
         start = len(self.statements)
         yield self

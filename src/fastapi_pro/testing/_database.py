@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -46,6 +47,35 @@ async def drop_worker_database(url: URL, worker_url: URL) -> None:
     await _admin(url, f'DROP DATABASE IF EXISTS "{worker_url.database}" WITH (FORCE)')
 
 
+def _sqlite_copy(url: URL, worker: str) -> URL:
+    """``url``'s SQLite file, renamed for ``worker`` (``test.db``: ``test_gw0.db``)."""
+    if not url.database or url.database == ":memory:":
+        return url  # an in-memory database is each worker's own already
+    path = Path(url.database)
+    return url.set(database=str(path.with_name(f"{path.stem}_{worker}{path.suffix}")))
+
+
+@asynccontextmanager
+async def worker_database(configured: str | URL, worker: str | None) -> AsyncGenerator[URL]:
+    """The database of one pytest-xdist ``worker`` (None: not under xdist) at ``configured``.
+
+    On PostgreSQL, a scratch database made for the block and dropped after it; on SQLite, a
+    file of the worker's own; else the configured one. URLs use the async drivers.
+    """
+    url = async_url(configured)
+    backend = url.get_backend_name()
+    if worker is None or backend not in {"postgresql", "sqlite"}:
+        yield url
+    elif backend == "sqlite":
+        yield _sqlite_copy(url, worker)
+    else:
+        worker_url = await create_worker_database(url, worker)
+        try:
+            yield worker_url
+        finally:
+            await drop_worker_database(url, worker_url)
+
+
 async def reset_schema(url: str | URL, metadata: Any) -> None:
     """Drop and create every table of ``metadata`` in the database at ``url``."""
     parsed = async_url(url)
@@ -72,7 +102,7 @@ def _begin_sqlite(connection: Any) -> None:
 
 
 @asynccontextmanager
-async def isolated(database: Database) -> AsyncIterator[AsyncConnection]:
+async def isolated(database: Database) -> AsyncGenerator[AsyncConnection]:
     """Bind every session of ``database`` to one connection whose transaction is rolled back.
 
     Sessions join the outer transaction through savepoints

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from types import ModuleType
 
 # The distribution that provides each module, and the extra of fastapi-pro that installs it.
@@ -12,6 +13,15 @@ _EXTRA_OF = {
     "asgi_lifespan": ("asgi-lifespan", "testing"),
     "asyncpg": ("asyncpg", "postgres"),
 }
+
+
+# What the plugin's fixtures import: without any of them, every fixture fails naming the extra.
+PLUGIN_REQUIRES = ("pytest_asyncio", "httpx", "asgi_lifespan")
+
+
+def first_missing(modules: tuple[str, ...] = PLUGIN_REQUIRES) -> str | None:
+    """The first of ``modules`` that cannot be imported, without importing any; None if none."""
+    return next((name for name in modules if importlib.util.find_spec(name) is None), None)
 
 
 class MissingExtraError(ImportError):
