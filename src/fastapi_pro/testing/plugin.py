@@ -271,7 +271,7 @@ else:
         Under pytest-xdist, each worker gets its own PostgreSQL database, created for the run
         and dropped after it.
         """
-        from fastapi_pro.db._database import async_url  # noqa: PLC0415 - keep plugin import cheap
+        from fastapi_pro.db import async_url  # noqa: PLC0415 - keep plugin import cheap
         from fastapi_pro.testing._database import (  # noqa: PLC0415
             create_worker_database,
             drop_worker_database,
