@@ -91,6 +91,7 @@ PUBLIC = {
         "UUIDPrimaryKey",
         "UniqueViolationError",
         "Versioned",
+        "alembic_render_item",
         "apply_sort",
         "async_url",
         "cursor_params",

@@ -9,6 +9,7 @@ app = FastAPI(lifespan=db.lifespan)
 ```
 """
 
+from fastapi_pro.db._alembic import alembic_render_item
 from fastapi_pro.db._cursor import (
     CursorPage,
     CursorParams,
@@ -98,6 +99,7 @@ __all__ = [
     "UUIDPrimaryKey",
     "UniqueViolationError",
     "Versioned",
+    "alembic_render_item",
     "apply_sort",
     "async_url",
     "cursor_params",
