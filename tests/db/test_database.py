@@ -18,6 +18,8 @@ from fastapi_pro.db import (
     DatabaseUnavailableError,
     TransactionConflictError,
     UniqueViolationError,
+    async_url,
+    only_database,
     retry_transaction,
 )
 from fastapi_pro.db._faults import FaultWatch
@@ -181,8 +183,42 @@ def test_a_url_without_a_driver_gets_the_async_one(given: str, used: str) -> Non
     assert Database(given).url.drivername == used
 
 
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (
+            "postgres://app:secret@db.internal:5433/app",
+            "postgresql+asyncpg://app:secret@db.internal:5433/app",
+        ),
+        ("postgresql://app@db.internal/app", "postgresql+asyncpg://app@db.internal/app"),
+        ("sqlite:///./local.db", "sqlite+aiosqlite:///./local.db"),
+        ("postgresql+psycopg://app@db.internal/app", "postgresql+psycopg://app@db.internal/app"),
+    ],
+)
+def test_async_url_gives_a_url_without_a_driver_its_backends_async_one(
+    given: str, expected: str
+) -> None:
+    assert async_url(given).render_as_string(hide_password=False) == expected
+
+
+async def test_only_database_refuses_every_other_database(tmp_path: Path) -> None:
+    allowed = f"sqlite:///{tmp_path / 'test.db'}"  # no driver: the same database as aiosqlite's
+    mine, theirs = Database(allowed), Database(f"sqlite+aiosqlite:///{tmp_path / 'prod.db'}")
+
+    with only_database(allowed):
+        async with mine.session() as session:
+            assert await session.scalar(text("SELECT 1")) == 1
+        with pytest.raises(RuntimeError, match=r"prod\.db, not the test database \(.*test\.db\)"):
+            async with theirs.session():
+                pass
+    async with theirs.session() as session:  # outside the block: no guard
+        assert await session.scalar(text("SELECT 1")) == 1
+    await mine.dispose()
+    await theirs.dispose()
+
+
 def test_urls_with_and_without_a_driver_name_the_same_database() -> None:
-    from fastapi_pro.db._database import same_database  # noqa: PLC0415
+    from fastapi_pro.db._urls import same_database  # noqa: PLC0415
 
     assert same_database("postgres://u@h/db", "postgresql+asyncpg://u@h/db")
     assert same_database("sqlite:///./a.db", "sqlite+aiosqlite:///./a.db")

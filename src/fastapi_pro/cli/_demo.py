@@ -212,7 +212,7 @@ def _async_url(url: str) -> str:
     """``url`` with fastapi-pro's async driver for its backend, checked for form."""
     from sqlalchemy.exc import ArgumentError  # noqa: PLC0415 - heavy, loaded on use
 
-    from fastapi_pro.db._database import async_url  # noqa: PLC0415
+    from fastapi_pro.db import async_url  # noqa: PLC0415
 
     try:
         return async_url(url).render_as_string(hide_password=False)

@@ -9,6 +9,7 @@ app = FastAPI(lifespan=db.lifespan)
 ```
 """
 
+from fastapi_pro.db._alembic import alembic_render_item
 from fastapi_pro.db._cursor import (
     CursorPage,
     CursorParams,
@@ -28,6 +29,7 @@ from fastapi_pro.db._errors import (
     retry_transaction,
     translate_error,
 )
+from fastapi_pro.db._guard import only_database
 from fastapi_pro.db._models import (
     NAMING_CONVENTION,
     Base,
@@ -62,6 +64,7 @@ from fastapi_pro.db._session import (
     get_session,
 )
 from fastapi_pro.db._soft_delete import INCLUDE_DELETED
+from fastapi_pro.db._urls import async_url
 from fastapi_pro.db._uuid7 import uuid7
 
 __all__ = [
@@ -96,10 +99,13 @@ __all__ = [
     "UUIDPrimaryKey",
     "UniqueViolationError",
     "Versioned",
+    "alembic_render_item",
     "apply_sort",
+    "async_url",
     "cursor_params",
     "get_read_connection",
     "get_session",
+    "only_database",
     "page_params",
     "paginate",
     "paginate_cursor",

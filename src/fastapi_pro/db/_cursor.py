@@ -103,37 +103,59 @@ def _to_json(value: Any) -> Any:
     return value
 
 
-def _from_json(value: Any, python_type: type) -> Any:
-    if value is None:
-        raise _invalid()
-    if python_type is bool:
-        if isinstance(value, bool):
-            return value
-        raise _invalid()
-    if isinstance(value, bool):
-        raise _invalid()
+def _as_json(kind: type) -> Callable[[Any], Any]:
+    """A reader taking a JSON value of type ``kind`` as it is."""
+
+    def read(value: Any) -> Any:
+        if not isinstance(value, kind):
+            raise _invalid()
+        return value
+
+    return read
+
+
+def _parsed(parse: Callable[[str], Any]) -> Callable[[Any], Any]:
+    """A reader parsing a JSON string with ``parse`` (the text `_to_json` made)."""
+
+    def read(value: Any) -> Any:
+        if not isinstance(value, str):
+            raise _invalid()
+        return parse(value)
+
+    return read
+
+
+# How a cursor value is read back, by the Python type of its column (enums aside).
+_READERS: dict[type, Callable[[Any], Any]] = {
+    bool: _as_json(bool),
+    int: _as_json(int),
+    float: _as_json(float),
+    str: _as_json(str),
+    dt.datetime: _parsed(dt.datetime.fromisoformat),
+    dt.date: _parsed(dt.date.fromisoformat),
+    dt.time: _parsed(dt.time.fromisoformat),
+    uuid.UUID: _parsed(uuid.UUID),
+    decimal.Decimal: _parsed(decimal.Decimal),
+}
+
+
+def _reader(python_type: type) -> Callable[[Any], Any] | None:
+    """How to read a cursor value of a column of ``python_type``; ``None``: no way."""
     if issubclass(python_type, enum.Enum):
-        try:
-            return python_type(value)
-        except ValueError as error:
-            raise _invalid() from error
-    converters: dict[type, Callable[[Any], Any]] = {
-        dt.datetime: dt.datetime.fromisoformat,
-        dt.date: dt.date.fromisoformat,
-        dt.time: dt.time.fromisoformat,
-        uuid.UUID: uuid.UUID,
-        decimal.Decimal: decimal.Decimal,
-    }
+        return python_type  # by value
+    return _READERS.get(python_type)
+
+
+def _from_json(value: Any, python_type: type) -> Any:
+    """``value`` of a decoded cursor as ``python_type``, or `InvalidCursorError`."""
+    reader = _reader(python_type)
+    # No key is NULL, and a JSON true or false is a boolean only: never 1, 0 or an enum's value.
+    if reader is None or value is None or isinstance(value, bool) is not (python_type is bool):
+        raise _invalid()
     try:
-        if python_type in converters:
-            if not isinstance(value, str):
-                raise _invalid()
-            return converters[python_type](value)
-        if python_type in (int, float, str) and isinstance(value, python_type):
-            return value
+        return reader(value)
     except (ValueError, TypeError, ArithmeticError) as error:
         raise _invalid() from error
-    raise _invalid()
 
 
 class _Codec:

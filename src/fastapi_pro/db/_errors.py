@@ -114,7 +114,7 @@ _POSTGRES = {
     "57014": DatabaseUnavailableError,  # statement_timeout cancelled the statement
 }
 _POSTGRES_CLASSES: dict[str, type[AppError]] = {"08": DatabaseUnavailableError}
-_DETAIL = {
+_DETAIL: dict[type[AppError], str] = {
     UniqueViolationError: "A row with the same {what} already exists.",
     ForeignKeyViolationError: "The {what} refers to a row that does not exist or is still in use.",
     IntegrityViolationError: "The {what} breaks a database constraint.",

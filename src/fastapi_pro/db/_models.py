@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import GetCoreSchemaHandler, PydanticSchemaGenerationError
 from pydantic_core import CoreSchema
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, Uuid
+from sqlalchemy import BigInteger, DateTime, FromClause, Integer, MetaData, Uuid
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -147,6 +147,9 @@ class Versioned:
 
     version: Mapped[int] = mapped_column(Integer(), nullable=False, default=1, sort_order=93)
 
+    if TYPE_CHECKING:  # the table of the mapped class it is mixed into, as `DeclarativeBase` has
+        __table__: ClassVar[FromClause]
+
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805 - a declared_attr takes the class
-        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
+        return {"version_id_col": cls.__table__.c.version}

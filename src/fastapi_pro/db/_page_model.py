@@ -7,7 +7,7 @@ route), not at the ``Page[Order]`` expression, and a page of rows that reaches J
 names the same fix in its error.
 """
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from typing import Any, get_args
 
@@ -66,7 +66,7 @@ class PageModel(BaseModel):
             return super().model_dump_json(**kwargs)
 
     @contextmanager
-    def _naming_rows(self) -> Iterator[None]:
+    def _naming_rows(self) -> Generator[None, None, None]:
         """Turn pydantic's "unknown type" error for ORM rows in ``items`` into the fix."""
         try:
             yield

@@ -156,7 +156,9 @@ def sort_params(*fields: str, default: str | None = None) -> Callable[..., list[
     def dependency(sort: list[str] | None = None) -> list[SortField]:
         return parse_sort(sort, fields) if sort else list(default_values)
 
-    dependency.__signature__ = _sort_signature(fields)  # type: ignore[attr-defined]
+    # A function takes any attribute, and inspect.signature (so FastAPI) reads this one; the
+    # type checkers know functions only by their declared attributes, without __signature__.
+    dependency.__signature__ = _sort_signature(fields)  # type: ignore[attr-defined]  # ty: ignore[missing-attribute]
     return dependency
 
 

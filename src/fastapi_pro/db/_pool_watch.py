@@ -9,7 +9,6 @@ would have used anyway, with `Pool.connect` and the return of a connection wrapp
 
 from __future__ import annotations
 
-import functools
 from time import perf_counter
 from typing import Any, Protocol
 
@@ -69,34 +68,45 @@ class _WatchedPool(Pool):
             listener.changed(self)
 
     def recreate(self) -> Pool:
-        pool = super().recreate()  # same class: engine.dispose() keeps the watch
-        pool._listeners = self._listeners  # type: ignore[attr-defined]
+        pool = super().recreate()  # the same class: engine.dispose() keeps the watch
+        if isinstance(pool, _WatchedPool):
+            pool._listeners = self._listeners
         return pool
 
 
-@functools.cache
+_WATCHED: dict[type[Pool], type[Pool]] = {}
+"""The watched subclass made for each pool class, so the engines of one class share it."""
+
+
 def watched(pool_class: type[Pool]) -> type[Pool]:
     """``pool_class`` with its checkouts timed for the listeners of `watch`."""
     if issubclass(pool_class, _WatchedPool):
         return pool_class
-    # SQLAlchemy names a pool's logger after its class: keep the engine's own pool's name.
-    namespace = f"{pool_class.__module__}.{pool_class.__name__}"
-    return type(
-        f"Watched{pool_class.__name__}",
-        (_WatchedPool, pool_class),
-        {"_sqla_logger_namespace": namespace},
-    )
+    made = _WATCHED.get(pool_class)
+    if made is None:
+        # SQLAlchemy names a pool's logger after its class: keep the engine's own pool's name.
+        namespace = f"{pool_class.__module__}.{pool_class.__name__}"
+        made = type(
+            f"Watched{pool_class.__name__}",
+            (_WatchedPool, pool_class),
+            {"_sqla_logger_namespace": namespace},
+        )
+        made = _WATCHED.setdefault(pool_class, made)
+    return made
 
 
-def watch(pool: Pool, listeners: list[PoolListener]) -> None:
-    """Report ``pool``'s checkouts to ``listeners`` (a list the caller may add to later)."""
+def watch(pool: Pool) -> list[PoolListener]:
+    """Report ``pool``'s checkouts to the listeners of the list returned, which may grow later."""
+    listeners: list[PoolListener] = []
     if isinstance(pool, _WatchedPool):  # not a ready-made pool given as engine_options pool=
         pool._listeners = listeners
+    return listeners
 
 
 def watched_pool_class(url: URL, given: type[Pool] | None) -> type[Pool]:
     """The pool class the engine would use for ``url`` (or ``given``), with checkouts timed."""
-    if given is None:  # as create_engine picks it
-        dialect: Any = url.get_dialect(_is_async=True)
-        given = dialect.get_pool_class(url)
-    return watched(given)  # type: ignore[arg-type]
+    if given is not None:
+        return watched(given)
+    dialect: Any = url.get_dialect(_is_async=True)  # the class create_engine would pick
+    pool_class: type[Pool] = dialect.get_pool_class(url)
+    return watched(pool_class)

@@ -4,39 +4,25 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
-from typing import Any
+from typing import Any, overload
+from uuid import UUID
 
-from sqlalchemy import ColumnElement, delete, insert, inspect, update
+from sqlalchemy import ColumnElement, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Mapper, RelationshipDirection
 
+from fastapi_pro.db._deletes import DeletingRepository
 from fastapi_pro.db._errors import (
     ForeignKeyViolationError,
     StaleVersionError,
     UniqueViolationError,
 )
 from fastapi_pro.db._models import utcnow
-from fastapi_pro.db._reads import ModelT, ReadRepository, shown_id
-from fastapi_pro.errors import AppError, NotFoundError, declare_problems
-
-_MANY_TO_ONE = RelationshipDirection.MANYTOONE
-
-
-def _runs_orm_deletes(mapper: Mapper[Any]) -> bool:
-    """Whether deleting an instance does ORM-side work a primary-key ``DELETE`` would skip."""
-    return bool(mapper.dispatch.before_delete or mapper.dispatch.after_delete) or any(
-        not relationship.viewonly
-        and (relationship.cascade.delete or relationship.direction is not _MANY_TO_ONE)
-        for relationship in mapper.relationships
-    )
-
-
-_STALE = "{name} {id} was changed by someone else (version {expected} expected); reload it."
+from fastapi_pro.db._repository_core import ModelT
+from fastapi_pro.errors import NotFoundError, declare_problems
 
 
 @declare_problems(NotFoundError, StaleVersionError, UniqueViolationError, ForeignKeyViolationError)
-class Repository(ReadRepository[ModelT]):
+class Repository(DeletingRepository[ModelT]):
     """Typed data access for one model: ``class OrderRepository(Repository[Order]): ...``.
 
     Every method runs at most one SQL statement on the success path, translates database errors
@@ -65,13 +51,24 @@ class Repository(ReadRepository[ModelT]):
         items = builtins.list(rows)
         if not items:
             return []
-        if any(
-            not isinstance(row, Mapping) and self._relationships.intersection(vars(row))
-            for row in items
-        ):
-            self.session.add_all(items)
-            await self._flush()
-            return items  # type: ignore[return-value]
+        if any(self._has_related_objects(row) for row in items):
+            return await self._add_through_session(items)
+        return await self._insert_returning(items)
+
+    def _has_related_objects(self, row: ModelT | Mapping[str, Any]) -> bool:
+        return not isinstance(row, Mapping) and bool(self._relationships.intersection(vars(row)))
+
+    async def _add_through_session(
+        self, items: builtins.list[ModelT | Mapping[str, Any]]
+    ) -> builtins.list[ModelT]:
+        """Flush instances through the unit of work, which saves their related objects too."""
+        self.session.add_all(items)  # refuses a mapping among them
+        await self._flush()
+        return [row for row in items if not isinstance(row, Mapping)]
+
+    async def _insert_returning(
+        self, items: builtins.list[ModelT | Mapping[str, Any]]
+    ) -> builtins.list[ModelT]:
         values = [self._values(row) for row in items]
         # SQLite does not promise RETURNING order, so rows come back loaded but maybe reordered.
         ordered = self.session.get_bind().dialect.name != "sqlite"
@@ -85,14 +82,35 @@ class Repository(ReadRepository[ModelT]):
             return dict(row)
         return {key: value for key, value in vars(row).items() if key in self._columns}
 
+    @overload
     async def update(
         self,
-        target: ModelT | Any,
+        target: ModelT,
+        values: Mapping[str, Any] | None = None,
+        *,
+        expected_version: int | None = None,
+    ) -> ModelT: ...
+
+    @overload
+    async def update(
+        self,
+        target: int | str | UUID,
+        values: Mapping[str, Any] | None = None,
+        *,
+        expected_version: int | None = None,
+    ) -> ModelT: ...
+
+    async def update(
+        self,
+        target: ModelT | int | str | UUID,
         values: Mapping[str, Any] | None = None,
         *,
         expected_version: int | None = None,
     ) -> ModelT:
         """Update one row, given as a loaded instance or as a primary key plus ``values``.
+
+        ``target`` is an instance of the model, or the value of its primary key (an ``int``,
+        ``str`` or ``UUID``).
 
         With ``expected_version`` (models with `Versioned`), the write only happens when the row
         is still at that version.
@@ -215,9 +233,10 @@ class Repository(ReadRepository[ModelT]):
             )
             raise ValueError(msg)
         set_ = self._conflict_set(statement, [c for c in values if c not in conflict])
-        deleted_at = self.model.__table__.c.deleted_at  # type: ignore[attr-defined]
         return statement.on_conflict_do_update(
-            index_elements=conflict, set_=set_, where=deleted_at.is_not(None)
+            index_elements=conflict,
+            set_=set_,
+            where=self._deleted_at_column("add_if_absent").is_not(None),
         )
 
     def _conflict_set(self, statement: Any, columns: Sequence[str]) -> dict[str, Any]:
@@ -247,125 +266,6 @@ class Repository(ReadRepository[ModelT]):
             raise ValueError(msg)
         self._check_columns([*values, *(conflict or ()), *update])
 
-    async def delete(self, target: ModelT | Any, *, hard: bool = False) -> None:
-        """Delete one row, given as an instance or a primary key.
-
-        Models with `SoftDelete` get ``deleted_at`` set instead, unless ``hard=True``. An
-        instance is deleted by one statement on its primary key (and its version, for
-        `Versioned` models), then leaves the session; a soft-deleted one is refreshed from
-        ``RETURNING``. Mappers with ORM-side delete work (a relationship that cascades deletes
-        or nulls foreign keys, or ``before_delete``/``after_delete`` listeners) go through
-        ``session.delete()`` instead, after a statement that locks the row.
-
-        Raises:
-            NotFoundError: When no (visible) row has this key: also when another transaction
-                deleted (or soft-deleted) the instance's row since it was loaded.
-            StaleVersionError: When a `Versioned` instance's row changed since it was loaded.
-        """
-        if isinstance(target, self.model):
-            await self._delete_instance(target, hard=hard or not self._soft)
-        elif await self.delete_many(self._pk == target, hard=hard) == 0:
-            raise self._not_found(target)
-
-    async def _delete_instance(self, instance: ModelT, *, hard: bool) -> None:
-        await self._flush()  # pending changes first: the version matched below is the stored one
-        state = inspect(instance)
-        if state.identity is None:  # never stored
-            raise self._not_found(getattr(instance, self._pk_name))
-        where = self._loaded_row(instance, state.identity)
-        if not hard:
-            deleted = await self._soft_delete_row(where)
-        elif _runs_orm_deletes(inspect(self.model)):
-            deleted = await self._delete_through_session(instance, where)
-        else:
-            deleted = await self._delete_row(instance, where)
-        if not deleted:  # failure path only: tell a vanished row from a changed one
-            raise await self._vanished_or_stale(instance, where[: len(state.identity)])
-
-    def _loaded_row(self, instance: ModelT, identity: tuple[Any, ...]) -> list[Any]:
-        """Criteria matching the instance's row as loaded: primary key, then version."""
-        mapper: Mapper[Any] = inspect(self.model)
-        key = zip(mapper.primary_key, identity, strict=True)
-        where = [column == value for column, value in key]
-        if self._version is not None:
-            where.append(self._version == getattr(instance, self._version.key))
-        return where
-
-    def _deleted_at(self, value: datetime | None) -> dict[str, Any]:
-        """The values of a soft delete (a time) or a restore (``None``), the version bumped."""
-        values: dict[str, Any] = {"deleted_at": value}
-        if self._version is not None:
-            values[self._version.key] = self._version + 1
-        return values
-
-    async def _soft_delete_row(self, where: list[Any]) -> bool:
-        values = self._deleted_at(utcnow())
-        statement = update(self.model).where(*where).values(values).returning(self.model)
-        result = await self._execute(
-            statement, False, synchronize_session=False, populate_existing=True
-        )
-        return result.scalars().one_or_none() is not None  # refreshed the instance
-
-    async def _delete_row(self, instance: ModelT, where: list[Any]) -> bool:
-        statement = delete(self.model).where(*where)
-        result = await self._execute(statement, True, synchronize_session=False)
-        if result.rowcount != 1:
-            return False
-        if instance in self.session:
-            self.session.expunge(instance)  # gone from the database, so from the identity map
-        return True
-
-    async def _delete_through_session(self, instance: ModelT, where: list[Any]) -> bool:
-        """Lock the row with a no-op UPDATE, then let the unit of work delete it and cascade."""
-        lock = update(self.model).where(*where).values({self._pk_name: self._pk})
-        result = await self._execute(lock, True, synchronize_session=False)
-        if result.rowcount != 1:
-            return False
-        await self.session.delete(instance)
-        await self._flush()
-        return True
-
-    async def _vanished_or_stale(self, instance: ModelT, key: list[Any]) -> AppError:
-        id = getattr(instance, self._pk_name)
-        if self._version is not None and await self.exists(*key):  # still there, and visible
-            return self._stale(id, getattr(instance, self._version.key))
-        return self._not_found(id)
-
-    async def delete_many(
-        self, *where: ColumnElement[bool], hard: bool = False, **filters: Any
-    ) -> int:
-        """Delete (or soft-delete) every row matching the criteria; return how many."""
-        criteria = self._where(where, filters)
-        if self._soft and not hard:
-            values = self._deleted_at(utcnow())
-            statement: Any = update(self.model).where(*criteria).values(values)
-            result = await self._execute(statement, False, synchronize_session=False)
-        else:
-            statement = delete(self.model).where(*criteria)
-            result = await self._execute(statement, True, synchronize_session=False)
-        return int(result.rowcount)
-
-    async def restore(self, id: Any) -> ModelT:
-        """Undo a soft delete.
-
-        Raises:
-            NotFoundError: When no soft-deleted row has this key.
-        """
-        deleted_at = self.model.deleted_at  # type: ignore[attr-defined]
-        statement = (
-            update(self.model)
-            .where(self._pk == id, deleted_at.is_not(None))
-            .values(self._deleted_at(None))
-            .returning(self.model)
-        )
-        result = await self._execute(
-            statement, True, synchronize_session=False, populate_existing=True
-        )
-        row = result.scalars().one_or_none()
-        if row is None:
-            raise self._not_found(id)
-        return row  # type: ignore[no-any-return]
-
     def _dialect_insert(self) -> Any:
         dialect = self.session.get_bind().dialect.name
         if dialect == "postgresql":
@@ -374,10 +274,3 @@ class Repository(ReadRepository[ModelT]):
             return sqlite.insert
         msg = f"upsert() and add_if_absent() support PostgreSQL and SQLite, not {dialect}."
         raise NotImplementedError(msg)
-
-    def _stale(self, id: Any, expected: int) -> StaleVersionError:
-        name, shown = self.model.__name__, shown_id(id)
-        return StaleVersionError(
-            _STALE.format(name=name, id=shown, expected=expected),
-            extensions={"resource": name, "id": shown, "expected_version": expected},
-        )

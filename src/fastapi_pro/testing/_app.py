@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import URL
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from fastapi_pro.db._database import only_database
+from fastapi_pro.db import only_database
 from fastapi_pro.testing._database import reset_schema
 from fastapi_pro.testing._extras import require
 

@@ -13,7 +13,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from fastapi_pro.db._database import REGISTERED, Database, async_url
+from fastapi_pro.db import Database, async_url
 from fastapi_pro.testing._extras import require
 
 _SAFE_NAME = re.compile(r"[^a-z0-9_]")
@@ -92,7 +92,10 @@ async def reset_schema(url: str | URL, metadata: Any) -> None:
 
 def registered_database(app: Any) -> Database | None:
     """The `Database` whose lifespan registered it on ``app``, if any."""
-    return REGISTERED.find(app)
+    try:
+        return Database.of(app)
+    except RuntimeError:  # no database lifespan ran for this app
+        return None
 
 
 def _begin_sqlite(connection: Any) -> None:
