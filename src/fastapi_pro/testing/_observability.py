@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -12,7 +13,12 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from fastapi_pro.observability import Metrics, access_log_through_loguru, tracer_provider_of
+from fastapi_pro.observability import (
+    Metrics,
+    access_log_through_loguru,
+    add_log_context,
+    tracer_provider_of,
+)
 from fastapi_pro.testing._capture import CapturedLogs, CapturedMetrics, CapturedSpans
 
 _EXPORTER = "_fastapi_pro_test_exporter"
@@ -58,10 +64,19 @@ def capture_metrics(app: FastAPI) -> CapturedMetrics:
 def capture_logs() -> Generator[CapturedLogs]:
     """Collect every log record written through loguru inside the block."""
     logs = CapturedLogs()
-    handler = logger.add(logs.sink, level=0, format="{message}", catch=False)
+    # The request and trace ids are added here too, so they are captured whether or not the app
+    # configured logging (which installs the same patcher process-wide).
+    handler = logger.add(
+        logs.sink, level=0, format="{message}", catch=False, filter=_with_log_context
+    )
     try:
         # Access lines normally bypass loguru for speed; route them through it while capturing.
         with access_log_through_loguru():
             yield logs
     finally:
         logger.remove(handler)
+
+
+def _with_log_context(record: Any) -> bool:
+    add_log_context(record)
+    return True
