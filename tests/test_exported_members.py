@@ -13,6 +13,7 @@ import fastapi_pro
 
 PUBLIC = {
     "fastapi_pro": ["Components", "Settings", "__version__", "setup"],
+    "fastapi_pro.app": ["Components", "setup"],
     "fastapi_pro.auth": [
         "ACCESS",
         "REFRESH",
@@ -63,6 +64,7 @@ PUBLIC = {
         "require_roles",
         "require_scopes",
     ],
+    "fastapi_pro.cli": ["CommandError", "build_parser", "main"],
     "fastapi_pro.db": [
         "INCLUDE_DELETED",
         "NAMING_CONVENTION",
