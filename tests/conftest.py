@@ -9,7 +9,10 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
@@ -41,6 +44,15 @@ DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
+async def redis_key_names(url: str, prefix: str, **options: Any) -> list[bytes]:
+    """The keys under ``prefix`` in the Redis database at ``url``."""
+    client = redis.asyncio.Redis.from_url(url, **options)
+    try:
+        return [key async for key in client.scan_iter(match=f"{prefix}*")]
+    finally:
+        await client.aclose()
+
+
 async def delete_redis_keys(url: str, prefix: str) -> list[bytes]:
     """Delete the keys under ``prefix`` in the Redis database at ``url``; return them."""
     client = redis.asyncio.Redis.from_url(url)
@@ -51,6 +63,83 @@ async def delete_redis_keys(url: str, prefix: str) -> list[bytes]:
         return keys
     finally:
         await client.aclose()
+
+
+REDIS_RUN_PREFIX = f"fastapi-pro-test:{uuid.uuid4().hex[:12]}:"
+"""Every key the tests of this process write to Redis starts with this (shared) prefix."""
+
+
+def redis_database_url(url: str, database: int) -> str:
+    """``url`` with its database number replaced by ``database``."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+@dataclass
+class RedisKeys:
+    """The key prefix of one test on the test Redis server.
+
+    The test, the apps and the servers it starts write their keys under ``prefix`` only; the
+    `redis_keys` fixture deletes what is there after the test, in every database the test asked
+    for with `database_url`.
+    """
+
+    url: str
+    prefix: str
+    databases: set[int] = field(default_factory=set)
+
+    def database_url(self, database: int) -> str:
+        """The server's URL on another database number, cleaned after the test as well."""
+        self.databases.add(database)
+        return redis_database_url(self.url, database)
+
+    def urls(self) -> list[str]:
+        return [self.url, *(redis_database_url(self.url, n) for n in sorted(self.databases))]
+
+
+LIBRARY_PREFIX = "fastapi-pro:"
+"""What the library's keys start with unless told otherwise (`RedisSettings.key_prefix`)."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def redis_leak_guard() -> Iterator[set[str]]:
+    """Fail the test session of a process whose tests left keys in the test Redis server.
+
+    Two kinds of leak: a key under `REDIS_RUN_PREFIX` still there at the end was written after
+    its test's `redis_keys` cleaned up (by a server or a task the test did not stop); a new key
+    under the library's default prefix was written by a test that did not use `redis_keys`.
+    Without a reachable server there is nothing to guard.
+    """
+    url = os.environ.get(REDIS_ENV) or DEFAULT_REDIS_URL
+    try:
+        before = set(asyncio.run(redis_key_names(url, LIBRARY_PREFIX, socket_connect_timeout=2)))
+    except (OSError, redis.RedisError):
+        yield set()
+        return
+    urls = {url}
+    yield urls
+    late = [
+        key
+        for each in sorted(urls)
+        for key in asyncio.run(delete_redis_keys(each, REDIS_RUN_PREFIX))
+    ]
+    stray = sorted(set(asyncio.run(redis_key_names(url, LIBRARY_PREFIX))) - before)
+    assert not late, (
+        f"{len(late)} Redis keys written after their test's cleanup (deleted now): {late[:5]}"
+    )
+    assert not stray, f"{len(stray)} Redis keys written outside `redis_keys`' prefix: {stray[:5]}"
+
+
+@pytest.fixture
+def redis_keys(redis_url: str, redis_leak_guard: set[str]) -> Iterator[RedisKeys]:
+    """A key prefix of this test on the test Redis server; its keys are deleted after the test."""
+    keys = RedisKeys(redis_url, f"{REDIS_RUN_PREFIX}{uuid.uuid4().hex[:12]}:")
+    try:
+        yield keys
+    finally:
+        redis_leak_guard.update(keys.urls())
+        for url in keys.urls():
+            asyncio.run(delete_redis_keys(url, keys.prefix))
 
 
 def service_unreachable(kind: str, env: str, url: str, error: BaseException) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import typing
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -38,7 +37,7 @@ from fastapi_pro.errors import NotFoundError
 from fastapi_pro.health import Health
 from fastapi_pro.observability import InterceptHandler, Metrics, install_observability
 from fastapi_pro.security_headers import install_security_headers
-from tests.conftest import delete_redis_keys
+from tests.conftest import RedisKeys, redis_key_names
 from tests.servers import in_process as serve
 
 SECRET = "a-test-signing-secret-of-32-bytes-or-more"
@@ -714,13 +713,13 @@ async def test_database_token_store_keeps_families_in_the_apps_database(
 
 @pytest.mark.redis
 async def test_redis_token_store_and_check_use_the_configured_server(
-    database_url: str, redis_url: str
+    database_url: str, redis_keys: RedisKeys
 ) -> None:
-    prefix = f"fastapi-pro-test:{uuid.uuid4().hex}:"
+    prefix = redis_keys.prefix
     settings = make_settings(
         database_url,
         auth={"secret_key": SECRET, "token_store": "redis"},
-        redis={"url": redis_url, "key_prefix": prefix},
+        redis={"url": redis_keys.url, "key_prefix": prefix},
     )
     app = make_app()
     components = setup(app, settings)
@@ -732,7 +731,7 @@ async def test_redis_token_store_and_check_use_the_configured_server(
         renewed = await auth.refresh(pair.refresh_token)
         ready = await client.get("/health/ready")
 
-    keys = await delete_redis_keys(redis_url, prefix)
+    keys = await redis_key_names(redis_keys.url, prefix)
     assert isinstance(auth.store, RedisTokenStore)
     assert renewed.access_token
     assert any(key.startswith(f"{prefix}auth:family:".encode()) for key in keys)

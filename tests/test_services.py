@@ -6,7 +6,7 @@ import asyncpg
 import pytest
 import redis.asyncio
 
-from tests.conftest import POSTGRES_ENV, service_unreachable
+from tests.conftest import POSTGRES_ENV, RedisKeys, service_unreachable
 
 
 @pytest.mark.postgres
@@ -20,11 +20,11 @@ async def test_postgres_fixture_reaches_a_real_server(postgres_url: str) -> None
 
 
 @pytest.mark.redis
-async def test_redis_fixture_reaches_a_real_server(redis_url: str) -> None:
-    client = redis.asyncio.Redis.from_url(redis_url)
+async def test_redis_fixture_reaches_a_real_server(redis_keys: RedisKeys) -> None:
+    client = redis.asyncio.Redis.from_url(redis_keys.url)
     try:
-        await client.set("fastapi-pro:test:ping", "pong", ex=5)
-        assert await client.get("fastapi-pro:test:ping") == b"pong"
+        await client.set(f"{redis_keys.prefix}ping", "pong", ex=5)
+        assert await client.get(f"{redis_keys.prefix}ping") == b"pong"
     finally:
         await client.aclose()
 

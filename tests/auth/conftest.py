@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,7 +12,7 @@ from fastapi_pro.auth._redis_store import RedisTokenStore
 from fastapi_pro.auth._sql_store import SqlTokenStore
 from fastapi_pro.auth._store import InMemoryTokenStore, TokenStore
 from fastapi_pro.db import Database
-from tests.conftest import delete_redis_keys
+from tests.conftest import RedisKeys
 
 # -- token stores --------------------------------------------------------------------------------
 
@@ -63,29 +62,25 @@ async def sql_token_store_databases(
 
 
 @asynccontextmanager
-async def _redis_token_stores(url: str) -> AsyncIterator[RedisTokenStoreFactory]:
-    prefix = f"fastapi-pro-test:{uuid.uuid4().hex}:"
+async def _redis_token_stores(keys: RedisKeys) -> AsyncIterator[RedisTokenStoreFactory]:
     clients: list[Redis] = []
 
     def make(**client_options: Any) -> RedisTokenStore:
-        client = Redis.from_url(url, **client_options)
+        client = Redis.from_url(keys.url, **client_options)
         clients.append(client)
-        return RedisTokenStore(client, prefix=prefix)
+        return RedisTokenStore(client, prefix=keys.prefix)
 
     try:
         yield make
     finally:
-        try:
-            await delete_redis_keys(url, prefix)
-        finally:
-            for client in clients:
-                await client.aclose()
+        for client in clients:
+            await client.aclose()
 
 
 @pytest.fixture
-async def redis_token_stores(redis_url: str) -> AsyncIterator[RedisTokenStoreFactory]:
-    """Makes `RedisTokenStore`s on separate clients sharing a random prefix, removed afterwards."""
-    async with _redis_token_stores(redis_url) as make:
+async def redis_token_stores(redis_keys: RedisKeys) -> AsyncIterator[RedisTokenStoreFactory]:
+    """Makes `RedisTokenStore`s on separate clients sharing the test's prefix (`redis_keys`)."""
+    async with _redis_token_stores(redis_keys) as make:
         yield make
 
 
@@ -96,18 +91,20 @@ def token_store_backend(request: pytest.FixtureRequest, tmp_path: Path) -> tuple
     if backend == "memory":
         return backend, ""
     if backend == "redis":
-        return backend, request.getfixturevalue("redis_url")
+        return backend, request.getfixturevalue("redis_keys").url
     return backend, _sql_url(request, backend, tmp_path)
 
 
 @pytest.fixture
-async def token_store(token_store_backend: tuple[str, str]) -> AsyncIterator[TokenStore]:
+async def token_store(
+    request: pytest.FixtureRequest, token_store_backend: tuple[str, str]
+) -> AsyncIterator[TokenStore]:
     """An empty `TokenStore` of each kind: in memory, in Redis, in SQLite and in PostgreSQL."""
     backend, url = token_store_backend
     if backend == "memory":
         yield InMemoryTokenStore()
     elif backend == "redis":
-        async with _redis_token_stores(url) as make:
+        async with _redis_token_stores(request.getfixturevalue("redis_keys")) as make:
             yield make()
     else:
         database = Database(url, pool_size=10)

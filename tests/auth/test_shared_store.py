@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 
 import httpx
@@ -13,6 +12,7 @@ from fastapi import FastAPI
 from fastapi_pro.auth import Auth, Principal, RedisTokenStore, password_flow_router
 from fastapi_pro.errors import install_error_handlers
 from tests.auth.helpers import client_for, load_user, make_tokens
+from tests.conftest import RedisKeys
 
 pytestmark = pytest.mark.redis
 
@@ -22,22 +22,20 @@ async def authenticate(username: str, password: str) -> Principal | None:
 
 
 @pytest.fixture
-async def workers(redis_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
-    prefix = f"fastapi-pro-test:{uuid.uuid4().hex}:"
-    clients = [redis.asyncio.Redis.from_url(redis_url) for _ in range(2)]
+async def workers(
+    redis_keys: RedisKeys,
+) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
+    clients = [redis.asyncio.Redis.from_url(redis_keys.url) for _ in range(2)]
     apps = []
     for client in clients:
         app = FastAPI()
         install_error_handlers(app)
-        store = RedisTokenStore(client, prefix=prefix)
+        store = RedisTokenStore(client, prefix=redis_keys.prefix)
         Auth(make_tokens(), user_loader=load_user, store=store).install(app)
         app.include_router(password_flow_router(authenticate))
         apps.append(app)
     async with client_for(apps[0]) as first, client_for(apps[1]) as second:
         yield first, second
-    keys = [key async for key in clients[0].scan_iter(match=f"{prefix}*")]
-    if keys:
-        await clients[0].delete(*keys)
     for client in clients:
         await client.aclose()
 

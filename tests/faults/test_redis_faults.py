@@ -10,7 +10,6 @@ import asyncio
 import logging
 import random
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,7 +29,7 @@ from fastapi_pro.auth import (
     TokenStoreUnavailableError,
     password_flow_router,
 )
-from tests.conftest import delete_redis_keys
+from tests.conftest import RedisKeys
 from tests.faults.proxy import FaultProxy
 from tests.servers import in_process as serve
 
@@ -47,14 +46,13 @@ Call = Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]
 
 
 @pytest.fixture
-def redis_target(redis_url: str) -> Iterator[tuple[FaultProxy, str, str]]:
+def redis_target(redis_keys: RedisKeys) -> Iterator[tuple[FaultProxy, str, str]]:
     """A proxy in front of the real Redis, a URL through it (a random database), a key prefix."""
-    upstream = urlsplit(redis_url)
-    database, prefix = random.randint(1, 15), f"fastapi-pro-test:{uuid.uuid4().hex}:"  # noqa: S311
+    upstream = urlsplit(redis_keys.url)
+    database = random.randint(1, 15)  # noqa: S311
+    redis_keys.database_url(database)  # its keys there are deleted after the test
     with FaultProxy(upstream.hostname or "127.0.0.1", upstream.port or 6379) as proxy:
-        yield proxy, f"redis://127.0.0.1:{proxy.port}/{database}", prefix
-    cleanup = f"{upstream.scheme}://{upstream.netloc}/{database}"
-    asyncio.run(delete_redis_keys(cleanup, prefix))
+        yield proxy, f"redis://127.0.0.1:{proxy.port}/{database}", redis_keys.prefix
 
 
 async def _authenticate(username: str, password: str) -> Principal | None:

@@ -14,7 +14,6 @@ import struct
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from examples.orders.seed import main as seed
 from fastapi_pro import Settings
+from tests.conftest import RedisKeys
 from tests.servers import free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -58,7 +58,7 @@ def demo_database(scratch_database: str) -> str:
 
 
 @pytest.fixture
-def demo(tmp_path: Path, demo_database: str, redis_url: str) -> Iterator[tuple[str, Path]]:
+def demo(tmp_path: Path, demo_database: str, redis_keys: RedisKeys) -> Iterator[tuple[str, Path]]:
     multiproc = tmp_path / "metrics"
     multiproc.mkdir()
     env = {
@@ -67,8 +67,8 @@ def demo(tmp_path: Path, demo_database: str, redis_url: str) -> Iterator[tuple[s
         "FASTAPI_PRO_DATABASE__CURSOR_SECRET": "cursor-secret-shared-by-every-worker",
         "FASTAPI_PRO_AUTH__SECRET_KEY": "a-signing-key-shared-by-every-worker-0123",
         "FASTAPI_PRO_AUTH__TOKEN_STORE": "redis",
-        "FASTAPI_PRO_REDIS__URL": redis_url,
-        "FASTAPI_PRO_REDIS__KEY_PREFIX": f"demo-test-{uuid.uuid4().hex[:8]}:",
+        "FASTAPI_PRO_REDIS__URL": redis_keys.url,
+        "FASTAPI_PRO_REDIS__KEY_PREFIX": redis_keys.prefix,  # deleted after the test
         "FASTAPI_PRO_OBSERVABILITY__ACCESS_LOG_ENABLED": "false",
         "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
     }
