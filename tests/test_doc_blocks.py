@@ -115,7 +115,8 @@ NOT_RUN = {
 OTHER = {
     "console": (
         "commands: typed by tests/test_guides_as_typed.py on the pages it reads; elsewhere the"
-        " settings they export and the extras they install are checked here"
+        " settings they export and the extras they install are checked here, and the README's"
+        " gates are steps of .ci/run"
     ),
     "text": (
         "printed output, shown after the command that prints it; the layer drawing of"
@@ -237,6 +238,15 @@ def test_every_extra_installed_exists() -> None:
     }
     assert named
     assert named <= declared
+
+
+def test_the_readme_gates_are_steps_of_ci() -> None:
+    """Each ``uv run`` command of the README's gates block is a step of .ci/run, as typed."""
+    [gates] = [b for b in BLOCKS if b.page == "README.md" and "--fail-under" in b.block.text]
+    commands = re.findall(r"^python3 -m uv run (.+)$", gates.block.text, re.MULTILINE)
+    steps = re.findall(r"^uv run (.+)$", (ROOT / ".ci" / "run").read_text(), re.MULTILINE)
+    assert commands
+    assert set(commands) <= set(steps)
 
 
 @pytest.mark.parametrize(
