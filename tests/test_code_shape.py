@@ -20,36 +20,7 @@ MAX_LINES = 20
 # Functions allowed past MAX_LINES, by "path/under/src/fastapi_pro.py::Qualified.name", each
 # with the reason it stays longer. An entry whose function is back within the limit fails the
 # test too: remove it.
-ALLOWED: dict[str, str] = {
-    "app/_auth.py::_signing_key": "restructured in issue 16 (pending)",
-    "app/_auth.py::build_auth": "restructured in issue 16 (pending)",
-    "app/_setup.py::_build": "restructured in issue 16 (pending)",
-    "app/_setup.py::_install_middleware": "restructured in issue 16 (pending)",
-    "app/_setup.py::_install_routes": "restructured in issue 16 (pending)",
-    "app/_setup.py::setup": "restructured in issue 16 (pending)",
-    "auth/_jwks.py::JWKSKeySource._fetch": "restructured in issue 16 (pending)",
-    "auth/_jwks.py::JWKSKeySource.from_issuer": "restructured in issue 16 (pending)",
-    "auth/_router.py::password_flow_router": "restructured in issue 16 (pending)",
-    "auth/_sql_store.py::SqlTokenStore.rotate": "restructured in issue 16 (pending)",
-    "auth/_tokens.py::Tokens.__init__": "restructured in issue 16 (pending)",
-    "auth/_tokens.py::Tokens.issue": "restructured in issue 16 (pending)",
-    "auth/_tokens.py::Tokens.verify": "restructured in issue 16 (pending)",
-    "auth/_tokens.py::principal_from_claims": "restructured in issue 16 (pending)",
-    "cli/_main.py::_add_demo": "restructured in issue 16 (pending)",
-    "cli/_main.py::_add_new": "restructured in issue 16 (pending)",
-    "cli/_main.py::_add_observability": "restructured in issue 16 (pending)",
-    "cli/_scaffold.py::ProjectName.parse": "restructured in issue 16 (pending)",
-    "db/_cursor.py::_from_json": "restructured in issue 16 (pending)",
-    "db/_database.py::Database.__init__": "restructured in issue 16 (pending)",
-    "health/_health.py::Health.router": "restructured in issue 16 (pending)",
-    "observability/_metrics.py::Metrics.router": "restructured in issue 16 (pending)",
-    "observability/_tracing.py::instrument_database": "restructured in issue 16 (pending)",
-    "testing/_app.py::run_app": "restructured in issue 16 (pending)",
-    "testing/plugin.py::_app_loop_error": "restructured in issue 16 (pending)",
-    "testing/plugin.py::fastapi_database_url": "restructured in issue 16 (pending)",
-    "testing/plugin.py::pytest_addoption": "restructured in issue 16 (pending)",
-    "testing/plugin.py::pytest_collection_modifyitems": "restructured in issue 16 (pending)",
-}
+ALLOWED: dict[str, str] = {}
 
 Function = ast.FunctionDef | ast.AsyncFunctionDef
 
