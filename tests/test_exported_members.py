@@ -14,7 +14,7 @@ import fastapi_pro
 
 PUBLIC = {
     "fastapi_pro": ["Components", "Settings", "__version__", "setup"],
-    "fastapi_pro.app": ["Components", "setup"],
+    "fastapi_pro.app": ["Components", "Switches", "setup"],
     "fastapi_pro.auth": [
         "ACCESS",
         "REFRESH",
