@@ -393,3 +393,23 @@ class Settings(BaseSettings):
         validation_alias="PROMETHEUS_MULTIPROC_DIR",
         description="prometheus-client's own variable: several worker processes share metrics.",
     )
+
+
+__all__ = [
+    "API_CONTENT_SECURITY_POLICY",
+    "DEFAULT_MAX_BODY_SIZE",
+    "DOCS_CONTENT_SECURITY_POLICY",
+    "MIN_HMAC_KEY_BYTES",
+    "AuthSettings",
+    "CorsSettings",
+    "DatabaseSettings",
+    "DocsSettings",
+    "Duration",
+    "ErrorSettings",
+    "HealthSettings",
+    "JWTAlgorithm",
+    "ObservabilitySettings",
+    "RedisSettings",
+    "SecurityHeadersSettings",
+    "Settings",
+]
