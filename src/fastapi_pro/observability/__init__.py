@@ -13,6 +13,7 @@ app.include_router(metrics.router())
 """
 
 from fastapi_pro.observability._http_metrics import LABELS, HttpMetrics
+from fastapi_pro.observability._install import install_observability
 from fastapi_pro.observability._logging import (
     CONTEXT_KEYS,
     InterceptHandler,
@@ -32,7 +33,6 @@ from fastapi_pro.observability._middleware import (
     DEFAULT_SKIP_PATHS,
     REQUEST_ID_ATTRIBUTE,
     ObservabilityMiddleware,
-    install_observability,
 )
 from fastapi_pro.observability._routes import UNMATCHED, RouteTemplates
 from fastapi_pro.observability._spans import GLOBAL, tracer_provider_of

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from contextvars import Token
 from typing import Any
 
@@ -20,21 +20,15 @@ from fastapi_pro._shared.request_id import (
     is_valid_request_id,
     new_request_id,
 )
-from fastapi_pro._shared.stack import install_outermost
-from fastapi_pro._shared.state import OBSERVABILITY
 from fastapi_pro.errors import ProblemDetail, ProblemResponse
 from fastapi_pro.observability._logging import REQUEST_ID_CONTEXT as _REQUEST_ID
 from fastapi_pro.observability._logging import write_access_log
-from fastapi_pro.observability._metrics import METRICS, Metrics, normalize_method
+from fastapi_pro.observability._metrics import Metrics, normalize_method
 from fastapi_pro.observability._routes import UNMATCHED, RouteTemplates, app_path
 from fastapi_pro.observability._spans import (
-    TRACING,
-    AppTracing,
     TracerChoice,
     Tracers,
-    adopt_native_telemetry,
     current_server_span,
-    is_contrib_middleware,
 )
 
 DEFAULT_SKIP_PATHS = frozenset({"/metrics", "/health/live", "/health/ready", "/health/startup"})
@@ -43,7 +37,6 @@ DEFAULT_SKIP_PATHS = frozenset({"/metrics", "/health/live", "/health/ready", "/h
 _PROPAGATOR = TraceContextTextMapPropagator()
 _TRACE_HEADERS = frozenset({b"traceparent", b"tracestate"})
 _Carrier = dict[str, str]
-_CONTRIB_DEPTH = 4  # ServerErrorMiddleware -> OpenTelemetryMiddleware -> ... in contrib's stack
 _DISCONNECTED = 499  # no response was sent: the client went away (nginx's convention)
 _STATUS = {status: str(status) for status in range(100, 600)}
 REQUEST_ID_ATTRIBUTE = "http.request.id"
@@ -381,86 +374,3 @@ def _exemplar_trace_id(span_context: SpanContext) -> str | None:
     if span_context.is_valid and span_context.trace_flags.sampled:
         return format(span_context.trace_id, "032x")
     return None
-
-
-def install_observability(
-    app: Any,
-    *,
-    request_id: bool = True,
-    request_id_header: str = DEFAULT_REQUEST_ID_HEADER,
-    reject_invalid_request_id: bool = False,
-    metrics: Metrics | None = None,
-    tracer_provider: TracerChoice = None,
-    access_log: bool = True,
-    log_context: bool = True,
-    skip_paths: Iterable[str] = DEFAULT_SKIP_PATHS,
-    operation_spans: bool = False,
-) -> None:
-    """Wrap ``app``'s whole middleware stack in an `ObservabilityMiddleware`.
-
-    Starlette's error middleware is wrapped too, so unhandled 500s are measured and carry the
-    request id. On a FastAPI app, FastAPI's native telemetry is folded in: a request gets one
-    server span, in ``tracer_provider`` or else the provider FastAPI would have traced with
-    (its ``telemetry={"tracer_provider": ...}``, or OpenTelemetry's global one), and FastAPI's
-    OTel HTTP metrics are off when ``metrics`` records Prometheus ones.
-
-    The options are those of `ObservabilityMiddleware`, plus ``operation_spans``. The app's
-    `Metrics` and tracer provider are found again with `Metrics.of` and `tracer_provider_of`.
-
-    Args:
-        app: A FastAPI or Starlette application, before it serves its first request.
-        request_id: Give every response an ``X-Request-ID``; keep a well-formed incoming one.
-        request_id_header: The header name.
-        reject_invalid_request_id: Answer 400 to a malformed incoming id instead of replacing it.
-        metrics: Record ``http_server_*`` metrics into this `Metrics`.
-        tracer_provider: Open one server span per request in this provider, or in
-            OpenTelemetry's global provider once one is configured (``"global"``).
-        access_log: Write one access-log line per request.
-        log_context: Make ``request_id``, ``trace_id`` and ``span_id`` part of every record
-            logged during the request.
-        skip_paths: Paths that get a request id and nothing else.
-        operation_spans: Keep FastAPI's own server span and its ``fastapi.dependencies``,
-            ``fastapi.endpoint`` and ``fastapi.serialization`` spans (the middleware adds the
-            request id to that span and opens none).
-
-    Raises:
-        RuntimeError: If the app already serves requests, or this was called twice.
-    """
-
-    def middleware(stack: ASGIApp) -> ASGIApp:  # called when the stack is built: choice is set
-        return ObservabilityMiddleware(
-            stack,
-            request_id=request_id,
-            request_id_header=request_id_header,
-            reject_invalid_request_id=reject_invalid_request_id,
-            metrics=metrics,
-            tracer_provider=choice,
-            access_log=access_log,
-            log_context=log_context,
-            skip_paths=skip_paths,
-        )
-
-    install_outermost(app, lambda stack: _inside_contrib(stack, middleware), flag=OBSERVABILITY)
-    choice = adopt_native_telemetry(
-        app, tracer_provider, metrics=metrics is not None, operation_spans=operation_spans
-    )
-    # Kept on the app, so tools (the pytest plugin's captured metrics and spans) find them.
-    METRICS.put(app, metrics)
-    TRACING.put(app, AppTracing(choice))
-
-
-def _inside_contrib(stack: ASGIApp, middleware: Callable[[ASGIApp], ASGIApp]) -> ASGIApp:
-    """Wrap ``stack`` in ``middleware``; inside OTel contrib's middleware when the stack holds one.
-
-    Contrib's span is then opened first, and the middleware adds to it rather than opening a
-    second one (``FastAPIInstrumentor`` puts its middleware near the top of the stack).
-    """
-    node: Any = stack
-    for _ in range(_CONTRIB_DEPTH):
-        node = getattr(node, "app", None)
-        if node is None:
-            break
-        if is_contrib_middleware(node):
-            node.app = middleware(node.app)
-            return stack
-    return middleware(stack)
