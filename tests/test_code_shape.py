@@ -136,3 +136,21 @@ def test_the_measure_skips_the_docstring_blank_and_comment_lines() -> None:
     [node] = ast.parse(source).body
     assert isinstance(node, ast.FunctionDef)
     assert body_code_lines(source.splitlines(), node) == 4
+
+
+def test_the_measure_counts_body_code_lines_only() -> None:
+    source = '''def f(
+    a: int,
+) -> int:
+    """Docstring,
+    over two lines."""
+
+    # a comment
+    b = a + 1
+    if b:
+        return b
+    return a
+'''
+    (node,) = ast.parse(source).body
+    assert isinstance(node, ast.FunctionDef)
+    assert body_code_lines(source.splitlines(), node) == 4
