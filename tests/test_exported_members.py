@@ -116,6 +116,7 @@ PUBLIC = {
         "uuid7",
     ],
     "fastapi_pro.errors": [
+        "DEFAULT_CHALLENGE",
         "PROBLEM_MEDIA_TYPE",
         "AppError",
         "AuthenticationError",

@@ -13,7 +13,7 @@ from fastapi_pro.auth import (
     Principal,
     password_flow_router,
 )
-from fastapi_pro.errors import install_error_handlers
+from fastapi_pro.errors import AuthenticationError, install_error_handlers
 from tests.auth.helpers import bearer, client_for, load_user, make_tokens
 
 HASHER = PasswordHasher.owasp_minimum()
@@ -188,3 +188,40 @@ async def test_an_oversized_form_is_refused_without_reading_it_all() -> None:
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
     assert received < 50
+
+
+async def test_a_token_granted_no_scope_has_no_scope_member() -> None:
+    async def no_scopes(username: str, password: str) -> Principal | None:
+        return Principal(username) if (username, password) == ("bob", "builder") else None
+
+    app = FastAPI()
+    install_error_handlers(app)
+    Auth(make_tokens()).install(app)
+    app.include_router(password_flow_router(no_scopes))
+    async with client_for(app) as client:
+        response = await client.post("/auth/token", data={"username": "bob", "password": "builder"})
+
+    assert response.status_code == 200
+    assert set(response.json()) == {"access_token", "token_type", "expires_in", "refresh_token"}
+
+
+async def test_a_401_the_app_raises_challenges_like_the_librarys_own() -> None:
+    app = FastAPI()
+    install_error_handlers(app)
+    Auth(make_tokens(realm="orders")).install(app)
+
+    @app.get("/mine")
+    async def mine() -> None:
+        raise AuthenticationError("Sign in to see your orders.")
+
+    @app.get("/me")
+    async def me(principal: CurrentPrincipal) -> str:
+        return principal.subject
+
+    async with client_for(app) as client:
+        raised = await client.get("/mine")
+        library = await client.get("/me")
+
+    assert raised.status_code == library.status_code == 401
+    assert raised.headers["www-authenticate"] == 'Bearer realm="orders"'
+    assert library.headers["www-authenticate"] == 'Bearer realm="orders"'

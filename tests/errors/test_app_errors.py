@@ -8,6 +8,7 @@ import pytest
 from fastapi import FastAPI
 
 from fastapi_pro.errors import (
+    DEFAULT_CHALLENGE,
     PROBLEM_MEDIA_TYPE,
     AppError,
     AuthenticationError,
@@ -78,8 +79,15 @@ async def test_authentication_error_sends_a_challenge(client_for: ClientFactory)
     assert "detail" not in response.json()
 
 
-async def test_authentication_error_defaults_to_a_bearer_challenge() -> None:
-    assert AuthenticationError().headers == {"WWW-Authenticate": "Bearer"}
+async def test_authentication_error_without_auth_sends_the_default_realms_challenge(
+    client_for: ClientFactory,
+) -> None:
+    assert AuthenticationError().headers == {}  # the handlers choose the app's challenge
+    async with client_for(app_raising(AuthenticationError())) as client:
+        response = await client.get("/boom")
+
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == 'Bearer realm="api"' == DEFAULT_CHALLENGE
 
 
 @pytest.mark.parametrize("cls", [RateLimitedError, ServiceUnavailableError])

@@ -74,6 +74,11 @@ class AppFlag:
         setattr(app.state, self.name, True)
 
 
+CHALLENGE: AppSlot[str] = AppSlot(
+    "fastapi_pro_challenge", str, missing="No Auth is installed on this app: no challenge."
+)
+"""The ``WWW-Authenticate`` challenge of the app's `Auth`, for 401s raised by application code."""
+
 ERROR_HANDLERS = AppFlag("fastapi_pro_error_handlers", installer="install_error_handlers")
 """`fastapi_pro.errors.install_error_handlers` ran on the app."""
 

@@ -15,9 +15,9 @@ from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection
 
-from fastapi_pro._shared.state import AppSlot
+from fastapi_pro._shared.state import CHALLENGE, AppSlot
 from fastapi_pro.auth._api_keys import ApiKeys
-from fastapi_pro.auth._errors import InvalidTokenError
+from fastapi_pro.auth._errors import InvalidTokenError, bearer_challenge
 from fastapi_pro.auth._openapi import install_auth_openapi
 from fastapi_pro.auth._principal import Principal
 from fastapi_pro.auth._store import InMemoryTokenStore, TokenStore
@@ -140,6 +140,7 @@ class Auth:
             jwks_path: Serve the key ring's public keys as a JWKS document at this path.
         """
         INSTALLED.put(app, self)
+        CHALLENGE.put(app, bearer_challenge(self.realm))  # for 401s the app raises itself
         install_auth_openapi(app, token_url)
         keys = self.tokens.keys
         if jwks_path is not None and keys is not None:

@@ -209,9 +209,10 @@ def password_flow_router(authenticate: Authenticate, *, prefix: str = "/auth") -
     """
     router = APIRouter(prefix=prefix, tags=["auth"])
     token = _token_endpoint(authenticate)
-    _post(
-        router, "/token", token, OAuthError, TokenStoreUnavailableError, openapi_extra=_FORM_SCHEMA
-    )
+    problems = (OAuthError, TokenStoreUnavailableError)
+    # RFC 6749 §5.1: scope is optional; a token granted no scope says nothing rather than null.
+    options = {"openapi_extra": _FORM_SCHEMA, "response_model_exclude_none": True}
+    _post(router, "/token", token, *problems, **options)
     _post(
         router, "/logout", _logout, InvalidTokenError, TokenStoreUnavailableError, status_code=204
     )

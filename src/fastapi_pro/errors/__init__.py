@@ -17,6 +17,7 @@ async def get_order(order_id: int) -> dict[str, int]:
 from fastapi_pro.errors._declared import declare_problems
 from fastapi_pro.errors._echo import quote_input
 from fastapi_pro.errors._exceptions import (
+    DEFAULT_CHALLENGE,
     AppError,
     AuthenticationError,
     BadRequestError,
@@ -43,6 +44,7 @@ from fastapi_pro.errors._problem import (
 )
 
 __all__ = [
+    "DEFAULT_CHALLENGE",
     "PROBLEM_MEDIA_TYPE",
     "AppError",
     "AuthenticationError",

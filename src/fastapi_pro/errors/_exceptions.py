@@ -92,12 +92,18 @@ class BadRequestError(AppError):
     title = "Bad Request"
 
 
+DEFAULT_CHALLENGE = 'Bearer realm="api"'
+"""The challenge of a 401 on an app without `Auth`: the one `Auth` sends with its default realm."""
+
+
 class AuthenticationError(AppError):
     """The request lacks valid credentials (401); carries a ``WWW-Authenticate`` challenge.
 
     Args:
         detail: See `AppError`.
-        www_authenticate: The challenge sent in the ``WWW-Authenticate`` header.
+        www_authenticate: The challenge sent in the ``WWW-Authenticate`` header; when omitted,
+            the error handlers send the app's own: that of its `Auth` (``Bearer
+            realm="..."``), or `DEFAULT_CHALLENGE` when it has none.
         **kwargs: Passed on to `AppError`.
     """
 
@@ -106,10 +112,11 @@ class AuthenticationError(AppError):
     title = "Unauthorized"
 
     def __init__(
-        self, detail: str | None = None, *, www_authenticate: str = "Bearer", **kwargs: Any
+        self, detail: str | None = None, *, www_authenticate: str | None = None, **kwargs: Any
     ) -> None:
         super().__init__(detail, **kwargs)
-        self.headers.setdefault("WWW-Authenticate", www_authenticate)
+        if www_authenticate is not None:
+            self.headers.setdefault("WWW-Authenticate", www_authenticate)
 
 
 class PermissionDeniedError(AppError):

@@ -25,7 +25,7 @@ from starlette.websockets import WebSocket
 
 from fastapi_pro._shared.request_id import DEFAULT_REQUEST_ID_HEADER, resolve_request_id
 from fastapi_pro._shared.stack import wrap_stack
-from fastapi_pro._shared.state import ERROR_HANDLERS
+from fastapi_pro._shared.state import CHALLENGE, ERROR_HANDLERS
 from fastapi_pro.errors._allow import with_allow
 from fastapi_pro.errors._body import (
     BODY_TOO_LARGE,
@@ -34,7 +34,7 @@ from fastapi_pro.errors._body import (
     NotUtf8JsonError,
     too_large_detail,
 )
-from fastapi_pro.errors._exceptions import AppError
+from fastapi_pro.errors._exceptions import DEFAULT_CHALLENGE, AppError
 from fastapi_pro.errors._openapi import install_problem_openapi
 from fastapi_pro.errors._problem import ProblemResponse, problem_body, status_code_and_title
 from fastapi_pro.errors._validation import error_items
@@ -117,7 +117,7 @@ class _Renderer:
             type_uri=exc.type_uri,
             instance=exc.instance,
             extensions=jsonable_encoder(exc.extensions) if exc.extensions else None,
-            headers=exc.headers,
+            headers=_with_challenge(request, exc),
         )
 
     async def http_exception(self, request: Request, exc: Exception) -> Response:
@@ -250,6 +250,14 @@ def _install_log_filter() -> None:
     server_logger = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, _AlreadyLoggedFilter) for f in server_logger.filters):
         server_logger.addFilter(_AlreadyLoggedFilter())
+
+
+def _with_challenge(request: Request, error: AppError) -> Mapping[str, str]:
+    """``error``'s headers; a 401 without a challenge gets the app's (`AuthenticationError`)."""
+    if error.status != 401 or "WWW-Authenticate" in error.headers:  # noqa: PLR2004
+        return error.headers
+    challenge = CHALLENGE.find(request) or DEFAULT_CHALLENGE
+    return {**error.headers, "WWW-Authenticate": challenge}
 
 
 def install_error_handlers(
