@@ -33,6 +33,7 @@ PUBLIC = {
         "InvalidTokenError",
         "JWKSError",
         "JWKSKeySource",
+        "JsonLogin",
         "Key",
         "KeyConfigError",
         "KeyRing",

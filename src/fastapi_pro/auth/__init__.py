@@ -48,6 +48,7 @@ from fastapi_pro.auth._errors import (
     TokenStoreUnavailableError,
     bearer_challenge,
 )
+from fastapi_pro.auth._json_login import JsonLogin
 from fastapi_pro.auth._keys import Key, KeyConfigError, KeyRing, KeySource
 from fastapi_pro.auth._passwords import PasswordHasher
 from fastapi_pro.auth._principal import AuthMethod, Principal
@@ -95,6 +96,7 @@ __all__ = [
     "InvalidTokenError",
     "JWKSError",
     "JWKSKeySource",
+    "JsonLogin",
     "Key",
     "KeyConfigError",
     "KeyRing",

@@ -13,11 +13,12 @@ from pydantic import BaseModel, Field
 from fastapi_pro.auth._auth import Auth, TokenPair
 from fastapi_pro.auth._dependencies import CurrentPrincipal
 from fastapi_pro.auth._errors import InvalidTokenError, TokenStoreUnavailableError
+from fastapi_pro.auth._json_login import JsonLogin
 from fastapi_pro.auth._principal import Principal
 from fastapi_pro.errors import AppError, BadRequestError, problem_responses, quote_input
 
 Authenticate = Callable[[str, str], Awaitable[Principal | None]]
-"""``async (username, password) -> Principal | None``: the app checks credentials."""
+"""``async (identifier, password) -> Principal | None``: the app checks credentials."""
 
 MAX_FORM_BYTES = 8192
 _MAX_FORM_FIELDS = 10
@@ -76,20 +77,24 @@ _REFRESH_GRANT = _grant(
         "refresh_token": {"type": "string", "minLength": 1},
     },
 )
-_FORM_SCHEMA = {
-    "requestBody": {
-        "required": True,
-        "description": f"An OAuth2 token request form, at most {MAX_FORM_BYTES} bytes.",
-        "content": {
-            "application/x-www-form-urlencoded": {
-                "schema": {"anyOf": [_PASSWORD_GRANT, _REFRESH_GRANT]}
-            }
-        },
-    }
+_FORM = {
+    "application/x-www-form-urlencoded": {"schema": {"anyOf": [_PASSWORD_GRANT, _REFRESH_GRANT]}}
 }
 
 
-async def _form(request: Request) -> dict[str, str]:
+def _request_body(json_login: JsonLogin | None) -> dict[str, Any]:
+    """The token endpoint's OpenAPI request body: the form, and the JSON login if accepted."""
+    content: dict[str, Any] = dict(_FORM)
+    description = f"An OAuth2 token request form, at most {MAX_FORM_BYTES} bytes."
+    if json_login is not None:
+        content["application/json"] = {"schema": json_login.schema()}
+        description = (
+            f"An OAuth2 token request form or a JSON login, at most {MAX_FORM_BYTES} bytes."
+        )
+    return {"requestBody": {"required": True, "description": description, "content": content}}
+
+
+async def _body(request: Request) -> bytes:
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():  # stop reading past the limit: never buffer a flood
@@ -97,11 +102,30 @@ async def _form(request: Request) -> dict[str, str]:
         if size > MAX_FORM_BYTES:
             raise OAuthError("invalid_request", "The request body is too large.")
         chunks.append(chunk)
-    body = b"".join(chunks)
+    return b"".join(chunks)
+
+
+def _form(body: bytes) -> dict[str, str]:
     try:
         return dict(parse_qsl(body.decode(), max_num_fields=_MAX_FORM_FIELDS))
     except (UnicodeDecodeError, ValueError) as error:
         raise OAuthError("invalid_request", "The request body is not a valid form.") from error
+
+
+def _is_json(request: Request) -> bool:
+    media_type = request.headers.get("content-type", "").partition(";")[0]
+    return media_type.strip().lower() == "application/json"
+
+
+async def _fields(request: Request, json_login: JsonLogin | None) -> dict[str, str]:
+    """The token request's fields: a JSON login when one is sent and accepted, else the form."""
+    body = await _body(request)
+    if json_login is None or not _is_json(request):
+        return _form(body)
+    try:
+        return json_login.credentials(body)
+    except ValueError as error:
+        raise OAuthError("invalid_request", str(error)) from error
 
 
 def _response(pair: TokenPair, principal: Principal) -> TokenResponse:
@@ -149,13 +173,15 @@ async def _password_grant(
     return _response(await auth.login(principal), principal)
 
 
-def _token_endpoint(authenticate: Authenticate) -> Callable[[Request], Awaitable[TokenResponse]]:
+def _token_endpoint(
+    authenticate: Authenticate, json_login: JsonLogin | None
+) -> Callable[[Request], Awaitable[TokenResponse]]:
     """The ``/token`` endpoint: password and refresh grants; refusals go to the listeners."""
 
     async def token(request: Request) -> TokenResponse:
         auth = Auth.of(request)
         try:
-            return await _answer(auth, await _form(request), authenticate)
+            return await _answer(auth, await _fields(request, json_login), authenticate)
         except OAuthError as error:
             auth.refused(error)
             raise
@@ -194,7 +220,9 @@ async def _logout_all(request: Request, principal: CurrentPrincipal) -> None:
     await auth.revoke_access_token(principal)
 
 
-def password_flow_router(authenticate: Authenticate, *, prefix: str = "/auth") -> APIRouter:
+def password_flow_router(
+    authenticate: Authenticate, *, prefix: str = "/auth", json_login: JsonLogin | None = None
+) -> APIRouter:
     """Build ``POST {prefix}/token``, ``/logout`` and ``/logout-all``.
 
     ``/token`` takes an OAuth2 form: ``grant_type=password`` (default) with ``username``,
@@ -203,15 +231,17 @@ def password_flow_router(authenticate: Authenticate, *, prefix: str = "/auth") -
     ``token_url=f"{prefix}/token"`` to `Auth.install` so Swagger UI's Authorize button uses it.
 
     Args:
-        authenticate: Checks a username and password and returns the `Principal` to issue
+        authenticate: Checks an identifier and password and returns the `Principal` to issue
             tokens for, or ``None``. Use `PasswordHasher.verify_dummy` for unknown users.
         prefix: Where the routes live.
+        json_login: Also accept a JSON login body of this shape (``Content-Type:
+            application/json``) on the same endpoint; the form keeps working beside it.
     """
     router = APIRouter(prefix=prefix, tags=["auth"])
-    token = _token_endpoint(authenticate)
+    token = _token_endpoint(authenticate, json_login)
     problems = (OAuthError, TokenStoreUnavailableError)
     # RFC 6749 §5.1: scope is optional; a token granted no scope says nothing rather than null.
-    options = {"openapi_extra": _FORM_SCHEMA, "response_model_exclude_none": True}
+    options = {"openapi_extra": _request_body(json_login), "response_model_exclude_none": True}
     _post(router, "/token", token, *problems, **options)
     _post(
         router, "/logout", _logout, InvalidTokenError, TokenStoreUnavailableError, status_code=204
