@@ -129,6 +129,14 @@ class AuthSettings(_Section):
     check_denylist: bool = Field(
         False, description="Also refuse revoked access tokens (one store lookup per request)."
     )
+    schemes: tuple[str, ...] = Field(
+        ("Bearer",),
+        min_length=1,
+        description=(
+            "The `Authorization` schemes that carry an access token, any case; the first is "
+            'the one challenges name. As JSON: `["Token", "Bearer"]`.'
+        ),
+    )
     jwks_url: str | None = Field(
         None,
         description=(

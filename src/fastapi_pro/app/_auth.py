@@ -50,6 +50,7 @@ def build_auth(
         request_session=database.request_session if database is not None else None,
         store=_token_store(settings, database, redis),
         check_denylist=settings.auth.check_denylist,
+        schemes=settings.auth.schemes,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import time
 import uuid
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -77,6 +77,10 @@ class Auth:
             roles present both in the refresh token and in what this returns, so a demoted
             user loses a role at the next refresh, not when the session expires. Without it,
             a refresh is refused when ``user_loader`` no longer finds the user.
+        schemes: The ``Authorization`` schemes that carry an access token, compared without
+            regard to case; the first is the one challenges name and OpenAPI documents.
+            ``("Token", "Bearer")`` takes ``Authorization: Token <jwt>`` as well as bearer
+            tokens.
     """
 
     def __init__(
@@ -89,8 +93,10 @@ class Auth:
         check_denylist: bool = False,
         reload_principal: PrincipalReloader | None = None,
         request_session: RequestSession | None = None,
+        schemes: Sequence[str] = ("Bearer",),
     ) -> None:
         self.tokens = tokens
+        self.schemes = _checked_schemes(schemes)
         self.user_loader = user_loader
         self.loader_takes_session = user_loader is not None and _takes_session(user_loader)
         if self.loader_takes_session and request_session is None:
@@ -124,6 +130,15 @@ class Auth:
                 listener(error.code)
 
     @property
+    def scheme(self) -> str:
+        """The preferred ``Authorization`` scheme: the one challenges name."""
+        return self.schemes[0]
+
+    def accepts_scheme(self, scheme: str) -> bool:
+        """Whether ``scheme`` is one of `schemes`, compared without regard to case."""
+        return scheme.lower() in (accepted.lower() for accepted in self.schemes)
+
+    @property
     def realm(self) -> str:
         """The realm of ``WWW-Authenticate`` challenges."""
         return self.tokens.realm
@@ -140,8 +155,10 @@ class Auth:
             jwks_path: Serve the key ring's public keys as a JWKS document at this path.
         """
         INSTALLED.put(app, self)
-        CHALLENGE.put(app, bearer_challenge(self.realm))  # for 401s the app raises itself
-        install_auth_openapi(app, token_url)
+        # The challenge of the 401s the app raises itself: the preferred scheme and this realm.
+        challenge = bearer_challenge(self.realm).removeprefix("Bearer")
+        CHALLENGE.put(app, self.scheme + challenge)
+        install_auth_openapi(app, token_url, self.scheme)
         keys = self.tokens.keys
         if jwks_path is not None and keys is not None:
             document = keys.jwks()
@@ -290,6 +307,20 @@ class Auth:
         exp = principal.claims.get("exp")
         if principal.token_id is not None and isinstance(exp, int | float):
             await self.store.deny(principal.token_id, datetime.fromtimestamp(exp, UTC))
+
+
+def _checked_schemes(schemes: Sequence[str]) -> tuple[str, ...]:
+    """``schemes`` as a tuple, refused when empty or when one is not a single word."""
+    if isinstance(schemes, str):  # a lone string would be read letter by letter
+        schemes = (schemes,)
+    bad = [scheme for scheme in schemes if not scheme or not scheme.isprintable() or " " in scheme]
+    if not schemes or bad:
+        msg = (
+            f"Auth(schemes={tuple(schemes)!r}) needs at least one scheme, each a single word "
+            'such as "Bearer" or "Token".'
+        )
+        raise ValueError(msg)
+    return tuple(schemes)
 
 
 def _takes_session(loader: UserLoader) -> bool:

@@ -15,12 +15,13 @@ from starlette.exceptions import WebSocketException
 from starlette.requests import HTTPConnection
 from starlette.status import WS_1008_POLICY_VIOLATION
 
-from fastapi_pro.auth._auth import Auth
+from fastapi_pro.auth._auth import INSTALLED, Auth
 from fastapi_pro.auth._errors import (
     InsufficientScopeError,
     InvalidApiKeyError,
     InvalidTokenError,
     MissingCredentialsError,
+    name_scheme,
 )
 from fastapi_pro.auth._openapi import API_KEY_SCHEME, BEARER_SCHEME
 from fastapi_pro.auth._principal import Principal
@@ -42,19 +43,24 @@ def _warn_api_keys_disabled() -> None:
 
 
 def _fail(connection: HTTPConnection, error: AppError) -> NoReturn:
-    Auth.of(connection).refused(error)
+    auth = Auth.of(connection)
+    auth.refused(error)
+    name_scheme(error, auth.scheme)
     if connection.scope["type"] == "websocket":
         raise WebSocketException(WS_1008_POLICY_VIOLATION, reason=error.title) from error
     raise error
 
 
 def _bearer(connection: HTTPConnection) -> str | None:
+    """The access token of the ``Authorization`` header, if it uses an accepted scheme."""
     header = connection.headers.get("authorization")
     if header is None:
         return None
     scheme, _, token = header.partition(" ")
     token = token.strip()
-    return token if scheme.lower() == "bearer" and token else None
+    auth = INSTALLED.find(connection)  # BearerToken also serves apps without an Auth
+    accepted = auth.accepts_scheme(scheme) if auth is not None else scheme.lower() == "bearer"
+    return token if accepted and token else None
 
 
 def enforce_grants(
@@ -93,7 +99,8 @@ class _BearerScheme(SecurityBase):
 class BearerToken(_BearerScheme):
     """Reads ``Authorization: Bearer <token>``; documented as an HTTP bearer (JWT) scheme.
 
-    Calling it returns the raw token, or ``None`` when none was sent.
+    Calling it returns the raw token, or ``None`` when none was sent. With an `Auth`
+    installed, it reads any of ``Auth(..., schemes=...)`` instead of ``Bearer`` alone.
     """
 
     async def __call__(self, connection: HTTPConnection) -> str | None:

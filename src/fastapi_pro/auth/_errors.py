@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from fastapi_pro.errors import AuthenticationError, PermissionDeniedError, ServiceUnavailableError
+from fastapi_pro.errors import (
+    AppError,
+    AuthenticationError,
+    PermissionDeniedError,
+    ServiceUnavailableError,
+)
 
 DEFAULT_REALM = "api"
 
@@ -18,6 +23,16 @@ def bearer_challenge(realm: str, error: str | None = None, scope: Iterable[str] 
     if scopes:
         parts.append(f'scope="{scopes}"')
     return "Bearer " + ", ".join(parts)
+
+
+def name_scheme(error: AppError, scheme: str) -> None:
+    """Make the ``Bearer`` challenge ``error`` carries name ``scheme`` instead, params unchanged."""
+    challenge = error.headers.get("WWW-Authenticate")
+    if challenge is None or scheme == "Bearer":
+        return
+    name, space, params = challenge.partition(" ")
+    if name == "Bearer":
+        error.headers["WWW-Authenticate"] = scheme + space + params
 
 
 class MissingCredentialsError(AuthenticationError):

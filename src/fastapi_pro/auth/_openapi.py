@@ -1,4 +1,4 @@
-"""Document the bearer scheme as an OAuth2 password flow, with every scope routes require."""
+"""Document the bearer scheme as clients send it: an OAuth2 password flow, or the scheme used."""
 
 from __future__ import annotations
 
@@ -22,9 +22,38 @@ def _required_scopes(schema: dict[str, Any]) -> list[str]:
     return sorted(s for s in scopes if not s.startswith(_ROLE))
 
 
-def install_auth_openapi(app: FastAPI, token_url: str | None) -> None:
-    """Rewrite the bearer scheme of ``app``'s OpenAPI as an OAuth2 password flow."""
-    if token_url is None:
+def _password_flow(schema: dict[str, Any], token_url: str) -> dict[str, Any]:
+    scopes = {scope: scope for scope in _required_scopes(schema)}
+    return {
+        "type": "oauth2",
+        "description": (
+            "Sign in with a username and password; requests then carry the access "
+            "token as `Authorization: Bearer <token>`."
+        ),
+        "flows": {"password": {"tokenUrl": token_url, "scopes": scopes}},
+    }
+
+
+def _authorization_header(scheme: str) -> dict[str, Any]:
+    # Swagger UI (swagger-client's request builder) sends an http scheme only when it is basic
+    # or bearer, always as "Bearer <value>", and an OAuth2 token with the token response's
+    # token_type; an API key in a header goes as typed: the user types "Token <jwt>".
+    return {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": f"The access token as `Authorization: {scheme} <token>`; type both.",
+    }
+
+
+def install_auth_openapi(app: FastAPI, token_url: str | None, scheme: str = "Bearer") -> None:
+    """Document the bearer scheme of ``app``'s OpenAPI the way clients must send it.
+
+    A preferred scheme other than ``Bearer`` becomes an API key in the ``Authorization``
+    header; else, with ``token_url``, the scheme becomes an OAuth2 password flow.
+    """
+    custom = scheme.lower() != "bearer"
+    if token_url is None and not custom:
         return
     generate: Callable[[], dict[str, Any]] = app.openapi
 
@@ -32,15 +61,11 @@ def install_auth_openapi(app: FastAPI, token_url: str | None) -> None:
         schema = generate()
         schemes = schema.get("components", {}).get("securitySchemes", {})
         if BEARER_SCHEME in schemes:
-            scopes = {scope: scope for scope in _required_scopes(schema)}
-            schemes[BEARER_SCHEME] = {
-                "type": "oauth2",
-                "description": (
-                    "Sign in with a username and password; requests then carry the access "
-                    "token as `Authorization: Bearer <token>`."
-                ),
-                "flows": {"password": {"tokenUrl": token_url, "scopes": scopes}},
-            }
+            schemes[BEARER_SCHEME] = (
+                _password_flow(schema, token_url)
+                if token_url is not None and not custom
+                else _authorization_header(scheme)
+            )
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

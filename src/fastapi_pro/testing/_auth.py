@@ -74,9 +74,12 @@ class TokenFactory:
         ttl: timedelta | float | None = None,
         claims: Mapping[str, Any] | None = None,
     ) -> dict[str, str]:
-        """``{"Authorization": "Bearer <token>"}`` for a token made as by calling the factory."""
+        """``{"Authorization": "Bearer <token>"}`` for a token made as by calling the factory.
+
+        The header names the app's preferred scheme (`Auth.scheme`), ``Bearer`` by default.
+        """
         token = self(subject, scopes=scopes, roles=roles, ttl=ttl, claims=claims)
-        return {"Authorization": f"Bearer {token}"}
+        return {"Authorization": f"{app_auth(self._app).scheme} {token}"}
 
 
 def _principal_dependency(principal: Principal) -> Any:
