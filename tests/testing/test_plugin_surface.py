@@ -7,21 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.testing.test_plugin import CONFIGURED, SAMPLE_APP
+
 ROOT = Path(__file__).parents[2]
-SAMPLE_APP = (Path(__file__).parent / "sample_app.py").read_text()
 
 # The fixture table of the testing guide: `name` | scope | what it is.
 DOCUMENTED = dict(
     re.findall(r"^\| `(\w+)` \| (\w+) \|", (ROOT / "docs" / "testing.md").read_text(), re.MULTILINE)
 )
-
-CONFIGURED = """
-[tool.pytest.ini_options]
-fastapi_pro_app = "sampleapp:create_app"
-asyncio_mode = "auto"
-asyncio_default_fixture_loop_scope = "function"
-filterwarnings = ["error"]
-"""
 
 
 @pytest.fixture

@@ -97,6 +97,7 @@ class Auth:
     ) -> None:
         self.tokens = tokens
         self.schemes = _checked_schemes(schemes)
+        self._accepted = frozenset(scheme.lower() for scheme in self.schemes)  # per request
         self.user_loader = user_loader
         self.loader_takes_session = user_loader is not None and _takes_session(user_loader)
         if self.loader_takes_session and request_session is None:
@@ -136,7 +137,7 @@ class Auth:
 
     def accepts_scheme(self, scheme: str) -> bool:
         """Whether ``scheme`` is one of `schemes`, compared without regard to case."""
-        return scheme.lower() in (accepted.lower() for accepted in self.schemes)
+        return scheme.lower() in self._accepted
 
     @property
     def realm(self) -> str:
