@@ -168,8 +168,16 @@ class AuthSettings(_Section):
 
 
 class ErrorSettings(_Section):
-    """How errors are rendered as problem details."""
+    """How errors are rendered: as problem details, or in the shape an API already has."""
 
+    shape: Literal["problem_details", "field_errors", "fastapi_detail"] = Field(
+        "problem_details",
+        description="The error body: RFC 9457 problem details, `{\"errors\": {field: "
+        "[messages]}}`, or FastAPI's `{\"detail\": ...}`.",
+    )
+    validation_status: int = Field(
+        422, ge=400, le=499, description="The status of a request that failed validation."
+    )
     type_base_uri: str | None = Field(
         None, description="When set, a problem's `type` is this prefix followed by its code."
     )

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -59,10 +60,17 @@ def run_schemathesis(server: Server, *, token: str | None = None, seconds: int =
 @pytest.fixture(scope="module")
 def orders_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The example service on a seeded SQLite database of its own."""
-    folder = tmp_path_factory.mktemp("orders-contract")
+    with _orders(tmp_path_factory.mktemp("orders-contract")) as server:
+        yield server
+
+
+@contextmanager
+def _orders(folder: Path, **settings: str) -> Iterator[Server]:
+    """The example service, seeded, on a SQLite file in ``folder``, with extra settings."""
     environ = {
         "FASTAPI_PRO_DATABASE__URL": f"sqlite+aiosqlite:///{folder / 'orders.db'}",
         "FASTAPI_PRO_AUTH__SECRET_KEY": "contract-tests-" + "k" * 32,
+        **settings,
     }
     seed = [sys.executable, "-m", "examples.orders.seed"]
     subprocess.run(seed, cwd=folder, env=_environ(environ), check=True, capture_output=True)
@@ -82,6 +90,16 @@ def test_the_example_service_sends_only_what_its_openapi_document_states(
     orders_service: Server, email: str, password: str
 ) -> None:
     run_schemathesis(orders_service, token=bearer_token(orders_service, email, password))
+
+
+@pytest.mark.parametrize("shape", ["field_errors", "fastapi_detail"])
+def test_the_example_service_in_another_error_shape_sends_what_its_document_states(
+    tmp_path: Path, shape: str
+) -> None:
+    """With ``errors.shape`` set, the document describes that shape and the API sends it."""
+    with _orders(tmp_path, FASTAPI_PRO_ERRORS__SHAPE=shape) as server:
+        token = bearer_token(server, "alice@example.com", "alice-password")
+        run_schemathesis(server, token=token, seconds=BUDGET // 2)
 
 
 def test_the_docs_auth_app_sends_only_what_its_openapi_document_states(tmp_path: Path) -> None:

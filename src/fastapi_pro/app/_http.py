@@ -8,7 +8,13 @@ from starlette.types import ASGIApp
 from fastapi_pro._shared.stack import wrap_stack
 from fastapi_pro._shared.state import SECURITY_HEADERS, SELF_HOSTED_DOCS
 from fastapi_pro.app._wiring import Block, Wiring
-from fastapi_pro.errors import install_error_handlers
+from fastapi_pro.errors import (
+    ErrorRenderer,
+    FastAPIDetailRenderer,
+    FieldErrorsRenderer,
+    ProblemDetailsRenderer,
+    install_error_handlers,
+)
 from fastapi_pro.security_headers import (
     DOCS_CONTENT_SECURITY_POLICY,
     SELF_HOSTED_DOCS_CONTENT_SECURITY_POLICY,
@@ -28,11 +34,12 @@ class BodyLimitBlock(Block):
 
 
 class ErrorsBlock(Block):
-    """The problem-details error handlers."""
+    """The error handlers, rendering in the shape of ``errors.shape`` or the given renderer."""
 
     def install(self, wiring: Wiring) -> None:
         """Install the handlers with the ``errors`` settings."""
-        if not wiring.options.errors:
+        chosen = wiring.options.errors
+        if chosen is False:
             return
         settings = wiring.settings
         install_error_handlers(
@@ -40,7 +47,21 @@ class ErrorsBlock(Block):
             request_id_header=settings.observability.request_id_header,
             type_base_uri=settings.errors.type_base_uri,
             include_validation_input=settings.errors.include_validation_input,
+            renderer=chosen if isinstance(chosen, ErrorRenderer) else _renderer(settings),
         )
+
+
+_SHAPES: dict[str, type[ErrorRenderer]] = {
+    "problem_details": ProblemDetailsRenderer,
+    "field_errors": FieldErrorsRenderer,
+    "fastapi_detail": FastAPIDetailRenderer,
+}
+
+
+def _renderer(settings: Settings) -> ErrorRenderer:
+    """The renderer ``errors.shape`` names, with ``errors.validation_status``."""
+    errors = settings.errors
+    return _SHAPES[errors.shape](validation_status=errors.validation_status)
 
 
 class DocsBlock(Block):

@@ -11,6 +11,7 @@ from sqlalchemy import MetaData
 
 from fastapi_pro.auth import Auth, PrincipalReloader, UserLoader
 from fastapi_pro.db import Database
+from fastapi_pro.errors import ErrorRenderer
 from fastapi_pro.health import Health
 from fastapi_pro.observability import Metrics
 
@@ -22,8 +23,9 @@ class Switches(TypedDict, total=False):
     ``auth=my_auth``, ...) uses that instance instead of building one from the settings.
     """
 
-    errors: bool
-    """Install the problem-details error handlers (default ``True``)."""
+    errors: bool | ErrorRenderer
+    """Install the error handlers (default ``True``), rendering in ``errors.shape`` or with
+    this `ErrorRenderer`."""
     observability: bool
     """Install the observability middleware and what it feeds: metrics, the metrics route and
     tracing (default ``True``)."""
@@ -67,7 +69,7 @@ class Switches(TypedDict, total=False):
 class Options:
     """`Switches` with every default filled in: what the blocks read while `setup` runs."""
 
-    errors: bool = True
+    errors: bool | ErrorRenderer = True
     observability: bool = True
     logging: bool = True
     metrics: bool | Metrics = True

@@ -42,6 +42,22 @@ from fastapi_pro.errors._problem import (
     ValidationErrorItem,
     ValidationProblemDetail,
 )
+from fastapi_pro.errors._render import (
+    ErrorRenderer,
+    Problem,
+    ProblemDetailsRenderer,
+    renderer_of,
+)
+from fastapi_pro.errors._renderers import (
+    DetailBody,
+    DetailErrorItem,
+    DetailValidationBody,
+    FastAPIDetailRenderer,
+    FieldErrorsBody,
+    FieldErrorsRenderer,
+    dotted_field,
+)
+from fastapi_pro.errors._validation import FieldError
 
 __all__ = [
     "DEFAULT_CHALLENGE",
@@ -50,10 +66,20 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
+    "DetailBody",
+    "DetailErrorItem",
+    "DetailValidationBody",
+    "ErrorRenderer",
+    "FastAPIDetailRenderer",
+    "FieldError",
+    "FieldErrorsBody",
+    "FieldErrorsRenderer",
     "NotFoundError",
     "PermissionDeniedError",
     "PreconditionFailedError",
+    "Problem",
     "ProblemDetail",
+    "ProblemDetailsRenderer",
     "ProblemResponse",
     "RateLimitedError",
     "ServiceUnavailableError",
@@ -62,8 +88,10 @@ __all__ = [
     "ValidationProblemDetail",
     "declare_problems",
     "document_declared_problems",
+    "dotted_field",
     "install_error_handlers",
     "problem_responses",
     "quote_input",
+    "renderer_of",
     "rewrite_openapi",
 ]

@@ -23,15 +23,37 @@ Subclass any of them to give a more precise ``code``, ``title`` or ``type_uri``:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any, ClassVar
+
+from fastapi_pro.errors._validation import FieldError
 
 RESERVED_MEMBERS = frozenset(
     {"type", "title", "status", "detail", "instance", "code", "request_id"}
 )
 """Problem members that the renderer owns; extensions may not use these names."""
+
+
+def _checked_extensions(
+    extensions: Mapping[str, Any] | None, errors: Sequence[FieldError]
+) -> dict[str, Any]:
+    members = dict(extensions or {})
+    reserved = RESERVED_MEMBERS | {"errors"} if errors else RESERVED_MEMBERS
+    clashes = reserved.intersection(members)
+    if clashes:
+        msg = f"Extension members {sorted(clashes)} clash with standard problem members."
+        raise ValueError(msg)
+    return members
+
+
+def _checked_errors(errors: Sequence[object]) -> tuple[FieldError, ...]:
+    checked = tuple(error for error in errors if isinstance(error, FieldError))
+    if len(checked) != len(errors):
+        msg = "errors must be FieldError items."
+        raise TypeError(msg)
+    return checked
 
 
 class AppError(Exception):
@@ -44,9 +66,13 @@ class AppError(Exception):
         extensions: Extra JSON members added to the problem document.
         headers: Extra response headers.
         instance: A URI reference identifying this occurrence.
+        errors: The fields at fault, as `FieldError` items (``email``: "has already been
+            taken"); rendered like a failed validation's.
 
     Raises:
-        ValueError: If an extension member uses a name the problem document reserves.
+        ValueError: If an extension member uses a name the problem document reserves (or
+            ``errors`` when field errors are given too).
+        TypeError: If an item of ``errors`` is not a `FieldError`.
     """
 
     status: ClassVar[int] = 500
@@ -66,17 +92,14 @@ class AppError(Exception):
         extensions: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         instance: str | None = None,
+        errors: Sequence[FieldError] = (),
     ) -> None:
         super().__init__(detail or self.title)
         self.detail = detail
         if code is not None:
             self.code = code
-        if extensions:
-            clashes = RESERVED_MEMBERS.intersection(extensions)
-            if clashes:
-                msg = f"Extension members {sorted(clashes)} clash with standard problem members."
-                raise ValueError(msg)
-        self.extensions: dict[str, Any] = dict(extensions or {})
+        self.extensions: dict[str, Any] = _checked_extensions(extensions, errors)
+        self.errors: tuple[FieldError, ...] = _checked_errors(errors)
         self.headers: dict[str, str] = dict(headers or {})
         self.instance = instance
 

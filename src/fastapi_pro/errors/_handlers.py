@@ -36,8 +36,15 @@ from fastapi_pro.errors._body import (
 )
 from fastapi_pro.errors._exceptions import DEFAULT_CHALLENGE, AppError
 from fastapi_pro.errors._openapi import install_problem_openapi
-from fastapi_pro.errors._problem import ProblemResponse, problem_body, status_code_and_title
-from fastapi_pro.errors._validation import error_items
+from fastapi_pro.errors._problem import status_code_and_title
+from fastapi_pro.errors._render import (
+    RENDERER,
+    VALIDATION_FAILED,
+    ErrorRenderer,
+    Problem,
+    ProblemDetailsRenderer,
+)
+from fastapi_pro.errors._validation import FieldError, error_items
 
 logger = logging.getLogger("fastapi_pro.errors")
 
@@ -66,10 +73,11 @@ def _undecodable_body(exc: HTTPException) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
-class _Renderer:
+class _Handlers:
     request_id_header: str
     type_base_uri: str | None
     include_input: bool
+    renderer: ErrorRenderer
 
     def problem(
         self,
@@ -78,29 +86,21 @@ class _Renderer:
         code: str,
         title: str,
         *,
-        detail: str | None = None,
-        type_uri: str | None = None,
-        instance: str | None = None,
-        extensions: dict[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        **members: Any,
     ) -> Response:
+        """The renderer's response for this problem, with the request id header and ``headers``.
+
+        ``members`` are `Problem`'s other fields (``detail``, ``errors``, ``extensions``, ...).
+        """
         request_id = resolve_request_id(request.scope, self.request_id_header)
-        if type_uri is None and self.type_base_uri is not None:
-            type_uri = self.type_base_uri + code
-        body = problem_body(
-            status,
-            code,
-            title,
-            detail=detail,
-            type_uri=type_uri,
-            instance=instance,
-            request_id=request_id,
-            extensions=extensions,
-        )
+        if members.get("type_uri") is None and self.type_base_uri is not None:
+            members["type_uri"] = self.type_base_uri + code
+        problem = Problem(status, code, title, request_id=request_id, **members)
         all_headers = {self.request_id_header: request_id}
         if headers:
             all_headers.update(headers)
-        return ProblemResponse(body, status_code=status, headers=all_headers)
+        return self.renderer.response(problem, all_headers)
 
     async def app_error(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, AppError)  # noqa: S101 - registered for AppError only
@@ -116,7 +116,8 @@ class _Renderer:
             detail=detail,
             type_uri=exc.type_uri,
             instance=exc.instance,
-            extensions=jsonable_encoder(exc.extensions) if exc.extensions else None,
+            extensions=jsonable_encoder(exc.extensions),
+            errors=exc.errors,
             headers=_with_challenge(request, exc),
         )
 
@@ -129,18 +130,16 @@ class _Renderer:
         if status in _NO_BODY or status < 200:  # noqa: PLR2004 - informational statuses
             return Response(status_code=status, headers=exc.headers)
         code, title = status_code_and_title(status)
-        detail, extensions = None, None
+        detail, data = None, None
         raw: Any = exc.detail  # FastAPI's HTTPException allows any JSON-able detail
         if isinstance(raw, str):
             detail = raw if raw != title else None
         elif raw is not None:
-            extensions = {"data": jsonable_encoder(raw)}
+            data = jsonable_encoder(raw)
         if status >= 500:  # noqa: PLR2004 - server errors keep their text server-side
-            detail, extensions = None, None
+            detail, data = None, None
         headers = with_allow(request, exc.headers) if status == 405 else exc.headers  # noqa: PLR2004
-        return self.problem(
-            request, status, code, title, detail=detail, extensions=extensions, headers=headers
-        )
+        return self.problem(request, status, code, title, detail=detail, data=data, headers=headers)
 
     async def _body_fault(self, request: Request, exc: HTTPException) -> Response | None:
         """The problem of a body that could not be read (413, ``malformed_body``), if it is one."""
@@ -161,13 +160,10 @@ class _Renderer:
         detail = f"The request failed validation ({count} error{'s' if count != 1 else ''})."
         if count > MAX_LISTED_ERRORS:
             detail = detail[:-2] + f"; the first {MAX_LISTED_ERRORS} are listed)."
+        status = self.renderer.validation_status
+        title = status_code_and_title(status)[1]
         return self.problem(
-            request,
-            422,
-            "validation_failed",
-            "Unprocessable Entity",
-            detail=detail,
-            extensions={"errors": items},
+            request, status, VALIDATION_FAILED, title, detail=detail, errors=tuple(items)
         )
 
     def _malformed_json(self, request: Request, error: Mapping[str, Any]) -> Response:
@@ -179,14 +175,9 @@ class _Renderer:
 
     def _malformed(self, request: Request, detail: str) -> Response:
         """One shape for every JSON body that cannot be decoded."""
-        item = {"pointer": "#/body", "detail": detail, "type": "json_invalid"}
+        item = FieldError(("body",), detail, "json_invalid")
         return self.problem(
-            request,
-            400,
-            MALFORMED_BODY_CODE,
-            "Bad Request",
-            detail=detail,
-            extensions={"errors": [item]},
+            request, 400, MALFORMED_BODY_CODE, "Bad Request", detail=detail, errors=(item,)
         )
 
     async def too_large(self, request: Request) -> Response:
@@ -267,6 +258,7 @@ def install_error_handlers(
     type_base_uri: str | None = None,
     include_validation_input: bool = False,
     openapi: bool = True,
+    renderer: ErrorRenderer | None = None,
 ) -> None:
     """Render every error of ``app`` as an RFC 9457 ``application/problem+json`` response.
 
@@ -282,20 +274,25 @@ def install_error_handlers(
         type_base_uri: When set, a problem's ``type`` is this prefix followed by its ``code``.
         include_validation_input: Echo submitted values in validation errors (values of
             sensitive-looking fields such as ``password`` are still redacted). Off by default.
-        openapi: Document errors as problem details in the app's OpenAPI schema.
+        openapi: Document errors in the app's OpenAPI schema, in the renderer's shape.
+        renderer: Another shape for the error bodies (`FieldErrorsRenderer`,
+            `FastAPIDetailRenderer` or your own `ErrorRenderer`); problem details by default.
+            Statuses, headers, the request id and 500 masking stay the same.
 
     Raises:
         RuntimeError: If the handlers were already installed on this app.
     """
     ERROR_HANDLERS.set_once(app)
-    renderer = _Renderer(request_id_header, type_base_uri, include_validation_input)
-    app.add_exception_handler(AppError, renderer.app_error)
-    app.add_exception_handler(HTTPException, renderer.http_exception)
-    app.add_exception_handler(RequestValidationError, renderer.request_validation)
-    app.add_exception_handler(ResponseValidationError, renderer.response_validation)
-    app.add_exception_handler(WebSocketRequestValidationError, renderer.websocket_validation)
-    app.add_exception_handler(Exception, renderer.unhandled)
+    renderer = renderer or ProblemDetailsRenderer()
+    RENDERER.put(app, renderer)
+    handlers = _Handlers(request_id_header, type_base_uri, include_validation_input, renderer)
+    app.add_exception_handler(AppError, handlers.app_error)
+    app.add_exception_handler(HTTPException, handlers.http_exception)
+    app.add_exception_handler(RequestValidationError, handlers.request_validation)
+    app.add_exception_handler(ResponseValidationError, handlers.response_validation)
+    app.add_exception_handler(WebSocketRequestValidationError, handlers.websocket_validation)
+    app.add_exception_handler(Exception, handlers.unhandled)
     _install_log_filter()
-    wrap_stack(app, lambda inner: BodyProblems(inner, renderer.too_large))
+    wrap_stack(app, lambda inner: BodyProblems(inner, handlers.too_large))
     if openapi:
-        install_problem_openapi(app)
+        install_problem_openapi(app, renderer)

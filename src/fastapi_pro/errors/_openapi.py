@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
@@ -12,98 +13,175 @@ from starlette.routing import BaseRoute
 
 from fastapi_pro.errors._declared import declared_problems
 from fastapi_pro.errors._exceptions import AppError
-from fastapi_pro.errors._problem import (
-    PROBLEM_MEDIA_TYPE,
-    ProblemDetail,
-    ValidationProblemDetail,
-    problem_body,
-)
+from fastapi_pro.errors._problem import PROBLEM_MEDIA_TYPE, ProblemDetail, problem_body
+from fastapi_pro.errors._render import ErrorRenderer, Problem, ProblemDetailsRenderer
 
 _REF = "#/components/schemas/"
-_PROBLEM_REFS = frozenset({_REF + "ProblemDetail", _REF + "ValidationProblemDetail"})
+_DEFAULT_REFS = (_REF + "ProblemDetail", _REF + "ValidationProblemDetail")
 _FASTAPI_422_REF = _REF + "HTTPValidationError"
 _JSON = "application/json"
+# Unused components a rewrite leaves behind, parents before the components they use.
+_PRUNABLE = ("HTTPValidationError", "ValidationError")
+_PRUNABLE_DEFAULTS = ("ValidationProblemDetail", "ValidationErrorItem", "ProblemDetail")
 
 
-def _problem_schemas() -> dict[str, Any]:
-    _, top = models_json_schema(
-        [(ProblemDetail, "serialization"), (ValidationProblemDetail, "serialization")],
-        ref_template=_REF + "{model}",
-    )
-    schemas: dict[str, Any] = top["$defs"]
-    return schemas
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What a renderer's errors look like in OpenAPI: a media type and two schemas."""
 
+    renderer: ErrorRenderer
+    schemas: dict[str, Any]
+    error: dict[str, str]
+    validation: dict[str, str]
 
-def _content(ref: str) -> dict[str, Any]:
-    return {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": _REF + ref}}}
+    @classmethod
+    def of(cls, renderer: ErrorRenderer) -> _Shape:
+        models = [
+            (renderer.error_model, "serialization"),
+            (renderer.validation_model, "serialization"),
+        ]
+        refs, top = models_json_schema(models, ref_template=_REF + "{model}")  # type: ignore[arg-type]
+        error, validation = (refs[model] for model in models)  # type: ignore[index]
+        return cls(renderer, top["$defs"], dict(error), dict(validation))
 
+    @property
+    def is_default(self) -> bool:
+        """Whether this is the problem-details shape the static documentation is written in."""
+        return self.renderer.error_model is ProblemDetail
 
-def _rewrite_operation(operation: dict[str, Any]) -> None:
-    responses: dict[str, Any] = operation.get("responses", {})
-    validation = responses.get("422", {}).get("content", {}).get(_JSON, {})
-    if validation.get("schema", {}).get("$ref") == _FASTAPI_422_REF:
-        responses["422"]["content"] = _content("ValidationProblemDetail")
-    body = operation.get("requestBody", {}).get("content", {})
-    if body:
-        responses.setdefault(
-            "413", {"description": "Request body too large", "content": _content("ProblemDetail")}
+    def content(self, schema: dict[str, Any]) -> dict[str, Any]:
+        return {self.renderer.media_type: {"schema": schema}}
+
+    def render(self, value: Any) -> Any:
+        """An example problem document redrawn in this shape."""
+        if self.is_default or not isinstance(value, dict) or "code" not in value:
+            return value
+        type_uri = value.get("type")
+        problem = Problem(
+            value.get("status", 500),
+            value["code"],
+            value.get("title", ""),
+            detail=value.get("detail"),
+            type_uri=None if type_uri == "about:blank" else type_uri,
         )
-    if _JSON in body and "400" not in responses:
-        responses["400"] = {
-            "description": "Malformed request body",
-            "content": _content("ProblemDetail"),
-        }
+        return self.renderer.body(problem)
+
+
+def _put(
+    responses: dict[str, Any], status: int, description: str, schema: dict[str, str], shape: _Shape
+) -> None:
+    """Document ``schema`` for ``status``, beside any schema the response already has."""
+    entry = responses.setdefault(str(status), {"description": description})
+    media = entry.setdefault("content", {}).setdefault(shape.renderer.media_type, {})
+    current = media.get("schema")
+    if current is None:
+        media["schema"] = schema
+    elif current != schema and schema not in current.get("anyOf", []):
+        media["schema"] = {"anyOf": [*current.get("anyOf", [current]), schema]}
+
+
+def _rewrite_operation(operation: dict[str, Any], shape: _Shape) -> None:
+    responses: dict[str, Any] = operation.get("responses", {})
+    generated = responses.get("422", {}).get("content", {})
+    if generated.get(_JSON, {}).get("schema", {}).get("$ref") == _FASTAPI_422_REF:
+        del generated[_JSON]
+        if not generated:
+            del responses["422"]
+    body = operation.get("requestBody", {}).get("content", {})
+    if body or operation.get("parameters"):  # FastAPI leaves its 422 out when a route has one
+        status = shape.renderer.validation_status
+        _put(responses, status, "Validation Error", shape.validation, shape)
+    if body:
+        _put(responses, 413, "Request body too large", shape.error, shape)
+    if _JSON in body:
+        _put(responses, 400, "Malformed request body", shape.error, shape)
     for response in responses.values():
-        content = response.get("content", {})
-        if content.get(_JSON, {}).get("schema", {}).get("$ref") in _PROBLEM_REFS:
-            moved = content.pop(_JSON)
-            content.setdefault(PROBLEM_MEDIA_TYPE, {}).setdefault("schema", moved["schema"])
+        _retarget(response.get("content", {}), shape)
 
 
-def rewrite_openapi(schema: dict[str, Any]) -> None:
-    """Document errors in an OpenAPI schema as ``application/problem+json`` problem details.
+def _swap_refs(schema: dict[str, Any], shape: _Shape) -> dict[str, Any]:
+    swap = {_DEFAULT_REFS[0]: shape.error, _DEFAULT_REFS[1]: shape.validation}
+    if schema.get("$ref") in swap:
+        return swap[schema["$ref"]]
+    if "anyOf" in schema:
+        return {**schema, "anyOf": [_swap_refs(item, shape) for item in schema["anyOf"]]}
+    return schema
 
-    FastAPI's generated 422 responses point to `ValidationProblemDetail`; operations with a
-    request body also document a 413 for a body over the size limit, and with a JSON body a 400
-    for malformed JSON; responses that reference `ProblemDetail` are served as
-    ``application/problem+json``. Changes ``schema`` in place; idempotent.
-    """
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
-    components.update(_problem_schemas())
-    for path_item in schema.get("paths", {}).values():
-        for operation in path_item.values():
-            if isinstance(operation, dict):
-                _rewrite_operation(operation)
-    for name in ("HTTPValidationError", "ValidationError"):  # the second is used by the first
+
+def _is_problem(schema: dict[str, Any]) -> bool:
+    items = schema.get("anyOf", [schema])
+    return any(item.get("$ref") in _DEFAULT_REFS for item in items)
+
+
+def _retarget(content: dict[str, Any], shape: _Shape) -> None:
+    """Serve the problem documents of a response's ``content`` in the renderer's shape."""
+    for media_type in (_JSON, PROBLEM_MEDIA_TYPE):
+        media = content.get(media_type, {})
+        if media_type == shape.renderer.media_type or not _is_problem(media.get("schema", {})):
+            continue
+        moved = content.pop(media_type)
+        target = content.setdefault(shape.renderer.media_type, {})
+        target.setdefault("schema", moved["schema"])
+        target.setdefault("examples", {}).update(moved.get("examples", {}))
+        target["examples"] or target.pop("examples")
+    media = content.get(shape.renderer.media_type, {})
+    if "schema" in media:
+        media["schema"] = _swap_refs(media["schema"], shape)
+    for example in media.get("examples", {}).values():
+        example["value"] = shape.render(example.get("value"))
+
+
+def _prune(schema: dict[str, Any], shape: _Shape) -> None:
+    components = schema["components"]["schemas"]
+    names = _PRUNABLE if shape.is_default else _PRUNABLE + _PRUNABLE_DEFAULTS
+    for name in names:
         if name in components and f'"{_REF}{name}"' not in json.dumps(schema):
             del components[name]
 
 
-def _example(error: type[AppError]) -> dict[str, Any]:
+def rewrite_openapi(schema: dict[str, Any], renderer: ErrorRenderer | None = None) -> None:
+    """Document errors in an OpenAPI schema in the shape ``renderer`` sends.
+
+    FastAPI's generated 422 responses point to the renderer's validation schema (under its
+    `~ErrorRenderer.validation_status`); operations with a request body also document a 413
+    for a body over the size limit, and with a JSON body a 400 for malformed JSON; responses
+    that reference `ProblemDetail` are served in the renderer's media type and schema, their
+    examples redrawn. By default (problem details) that is ``application/problem+json``.
+    Changes ``schema`` in place; idempotent.
+    """
+    shape = _Shape.of(renderer or ProblemDetailsRenderer())
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.update(shape.schemas)
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            if isinstance(operation, dict):
+                _rewrite_operation(operation, shape)
+    _prune(schema, shape)
+
+
+def _example(error: type[AppError], shape: _Shape | None = None) -> dict[str, Any]:
     value = problem_body(error.status, error.code, error.title, type_uri=error.type_uri)
-    return {"summary": error.title, "value": value}
+    return {"summary": error.title, "value": shape.render(value) if shape else value}
 
 
-def _merge_problems(responses: dict[str, Any], errors: list[type[AppError]]) -> None:
+def _merge_problems(responses: dict[str, Any], errors: list[type[AppError]], shape: _Shape) -> None:
     """Add ``errors`` (one status) to an operation's ``responses``, keeping what is there."""
-    entry = responses.setdefault(str(errors[0].status), {"description": errors[0].title})
-    media = entry.setdefault("content", {}).setdefault(PROBLEM_MEDIA_TYPE, {})
-    schema = media.get("schema")
-    problem = {"$ref": _REF + "ProblemDetail"}
-    if schema is None:
-        media["schema"] = problem
-    elif schema != problem and problem not in schema.get("anyOf", []):
-        media["schema"] = {"anyOf": [schema, problem]}  # e.g. a 422 not from validation
+    _put(responses, errors[0].status, errors[0].title, shape.error, shape)
+    media = responses[str(errors[0].status)]["content"][shape.renderer.media_type]
     examples = media.setdefault("examples", {})
     for error in errors:
-        examples.setdefault(error.code, _example(error))
+        examples.setdefault(error.code, _example(error, shape))
 
 
-def document_declared_problems(schema: dict[str, Any], routes: list[BaseRoute]) -> None:
+def document_declared_problems(
+    schema: dict[str, Any], routes: list[BaseRoute], renderer: ErrorRenderer | None = None
+) -> None:
     """Add the problems declared on each route's dependencies to its operation in ``schema``.
 
-    See `declare_problems`. Changes ``schema`` in place; idempotent.
+    See `declare_problems`; they are documented in ``renderer``'s shape (problem details by
+    default). Changes ``schema`` in place; idempotent.
     """
+    shape = _Shape.of(renderer or ProblemDetailsRenderer())
     paths = schema.get("paths", {})
     for path, method, errors in declared_problems(routes):
         operation = paths.get(path, {}).get(method)
@@ -111,11 +189,11 @@ def document_declared_problems(schema: dict[str, Any], routes: list[BaseRoute]) 
             continue
         responses = operation.setdefault("responses", {})
         for status in sorted({error.status for error in errors}):
-            _merge_problems(responses, [e for e in errors if e.status == status])
+            _merge_problems(responses, [e for e in errors if e.status == status], shape)
 
 
-def install_problem_openapi(app: FastAPI) -> None:
-    """Make ``app.openapi()`` document errors as problem details.
+def install_problem_openapi(app: FastAPI, renderer: ErrorRenderer | None = None) -> None:
+    """Make ``app.openapi()`` document errors in ``renderer``'s shape (problem details).
 
     See `rewrite_openapi` and `document_declared_problems`.
     """
@@ -125,8 +203,8 @@ def install_problem_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         schema = generate()
         if not rewritten or rewritten[0] != id(schema):
-            rewrite_openapi(schema)
-            document_declared_problems(schema, app.routes)
+            rewrite_openapi(schema, renderer)
+            document_declared_problems(schema, app.routes, renderer)
             rewritten[:] = [id(schema)]
         return schema
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi.encoders import jsonable_encoder
@@ -54,26 +55,46 @@ def _is_sensitive_loc(loc: Sequence[str | int]) -> bool:
     return any(isinstance(part, str) and _SENSITIVE.search(part) for part in loc)
 
 
-def error_items(
-    errors: Iterable[Mapping[str, Any]], *, include_input: bool
-) -> list[dict[str, Any]]:
-    """Convert pydantic/FastAPI error dicts to ``{pointer, detail, type}`` items.
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One failed check of a request: where (``loc``), why (``message``) and of what ``type``.
+
+    Example:
+        ```python
+        FieldError(("body", "user", "email"), "has already been taken", type="taken")
+        ```
+    """
+
+    loc: tuple[str | int, ...]
+    """The location, as FastAPI gives it: ``("body", "items", 0, "price")``."""
+    message: str
+    """What is wrong, in words."""
+    type: str = "value_error"
+    """A machine-readable error type, such as ``missing``."""
+    input: Any = None
+    """The submitted value, set only when validation input is echoed (sensitive ones
+    redacted)."""
+
+    @property
+    def pointer(self) -> str:
+        """The location as a JSON Pointer URI fragment, such as ``#/body/items/0/price``."""
+        return json_pointer(self.loc)
+
+
+def error_items(errors: Iterable[Mapping[str, Any]], *, include_input: bool) -> list[FieldError]:
+    """Convert pydantic/FastAPI error dicts to `FieldError` items.
 
     Args:
         errors: The ``errors()`` of a validation exception.
-        include_input: Add the submitted value as ``input``, with sensitive fields redacted;
+        include_input: Keep the submitted value as ``input``, with sensitive fields redacted;
             a value longer than 100 characters as JSON is cut to the start of its JSON text.
     """
     items = []
     for error in errors:
-        loc = error.get("loc", ())
-        item: dict[str, Any] = {
-            "pointer": json_pointer(loc),
-            "detail": truncate(str(error.get("msg", "Invalid value.")), MAX_MESSAGE_CHARS),
-            "type": str(error.get("type", "value_error")),
-        }
+        loc = tuple(error.get("loc", ()))
+        value = None
         if include_input and "input" in error:
-            value = REDACTED if _is_sensitive_loc(loc) else redact(error["input"])
-            item["input"] = bounded_input(value)
-        items.append(item)
+            value = bounded_input(REDACTED if _is_sensitive_loc(loc) else redact(error["input"]))
+        message = truncate(str(error.get("msg", "Invalid value.")), MAX_MESSAGE_CHARS)
+        items.append(FieldError(loc, message, str(error.get("type", "value_error")), value))
     return items

@@ -20,7 +20,7 @@ from fastapi_pro._shared.request_id import (
     is_valid_request_id,
     new_request_id,
 )
-from fastapi_pro.errors import ProblemDetail, ProblemResponse
+from fastapi_pro.errors import Problem, renderer_of
 from fastapi_pro.observability._logging import REQUEST_ID_CONTEXT as _REQUEST_ID
 from fastapi_pro.observability._logging import write_access_log
 from fastapi_pro.observability._metrics import Metrics, normalize_method
@@ -144,19 +144,16 @@ class ObservabilityMiddleware:
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = new_request_id()
-        problem = ProblemDetail(
-            title="Bad Request",
-            status=400,
+        problem = Problem(
+            400,
+            "invalid_request_id",
+            "Bad Request",
             detail=f"The {self.header_name} header must be 1 to 128 characters of "
             "letters, digits and . _ : @ + = / -",
-            code="invalid_request_id",
             request_id=request_id,
         )
-        response = ProblemResponse(
-            problem.model_dump(exclude_none=True),
-            status_code=400,
-            headers={self.header_name: request_id},
-        )
+        renderer = renderer_of(scope.get("app"))  # the app's error shape
+        response = renderer.response(problem, {self.header_name: request_id})
         await response(scope, receive, send)
 
     def _stamping(self, send: Send, request_id: str | None) -> Send:
