@@ -57,6 +57,7 @@ INCLUDED = {
     "docs/examples/db_app.py": "tests/test_docs.py",
     "docs/examples/db_feed.py": "tests/test_docs.py",
     "docs/examples/errors_app.py": "tests/test_docs.py",
+    "docs/examples/existing_api.py": "tests/test_howtos.py",
     "docs/examples/health_app.py": "tests/test_health.py",
     "docs/examples/idp_users.py": "tests/test_howtos.py",
     "docs/examples/links_app.py": "tests/db/test_links_app.py",

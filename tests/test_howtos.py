@@ -210,3 +210,68 @@ async def test_a_taken_email_is_the_services_own_problem(tmp_path: Path) -> None
 
     assert again.status_code == 409
     assert again.json()["code"] == "email_taken"
+
+
+existing_api = load("existing_api")
+
+
+@asynccontextmanager
+async def existing_service() -> AsyncIterator[httpx.AsyncClient]:
+    """The migration guide's app, as its clients meet it: HTTP only."""
+    settings = Settings(
+        auth={"schemes": ["Token"], "secret_key": "a-test-signing-secret-of-32-bytes-or-more"},
+        observability={"logging_enabled": False},
+        database={"url": "sqlite+aiosqlite:///:memory:"},
+    )
+    existing_api.hashes_by_email.clear()
+    app = existing_api.create_app(settings)
+    async with LifespanManager(app) as manager:
+        served = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=served, base_url="http://test") as client:
+            yield client
+
+
+ANN = {"user": {"email": "ann@example.com", "password": "correct horse"}}
+
+
+async def test_the_existing_contract_registers_and_logs_in_with_json(tmp_path: Path) -> None:
+    async with existing_service() as client:
+        registered = await client.post("/api/users", json=ANN)
+        login = await client.post("/api/users/token", json=ANN)
+        token = login.json()["access_token"]
+        me = await client.get("/api/user", headers={"Authorization": f"Token {token}"})
+
+    assert registered.status_code == 201
+    assert login.status_code == 200
+    assert me.json() == {"email": "ann@example.com"}
+
+
+async def test_the_existing_contract_gets_errors_in_its_own_shape(tmp_path: Path) -> None:
+    async with existing_service() as client:
+        await client.post("/api/users", json=ANN)
+        taken = await client.post("/api/users", json=ANN)
+        missing = await client.post("/api/users", json={"user": {"email": "bo@example.com"}})
+        anonymous = await client.get("/api/user")
+        unknown = await client.get("/api/profiles/nobody")
+
+    assert taken.status_code == 422
+    assert taken.json() == {"errors": {"email": ["has already been taken"]}}
+    assert missing.json() == {"errors": {"password": ["Field required"]}}
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"] == 'Token realm="api"'
+    assert list(anonymous.json()["errors"]) == ["unauthorized"]
+    assert unknown.json() == {"errors": {"not_found": ['No profile named "nobody".']}}
+
+
+async def test_the_existing_contracts_document_describes_its_errors(tmp_path: Path) -> None:
+    async with existing_service() as client:
+        schema = (await client.get("/openapi.json")).json()
+
+    register = schema["paths"]["/api/users"]["post"]["responses"]["422"]["content"]
+    assert register["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/FieldErrorsBody"
+    }
+    security = schema["components"]["securitySchemes"]
+    assert {"type": "apiKey", "in": "header", "name": "Authorization"}.items() <= next(
+        iter(security.values())
+    ).items()

@@ -172,8 +172,8 @@ class ErrorSettings(_Section):
 
     shape: Literal["problem_details", "field_errors", "fastapi_detail"] = Field(
         "problem_details",
-        description="The error body: RFC 9457 problem details, `{\"errors\": {field: "
-        "[messages]}}`, or FastAPI's `{\"detail\": ...}`.",
+        description='The error body: RFC 9457 problem details, `{"errors": {field: '
+        '[messages]}}`, or FastAPI\'s `{"detail": ...}`.',
     )
     validation_status: int = Field(
         422, ge=400, le=499, description="The status of a request that failed validation."

@@ -7,6 +7,7 @@ the 413) and on the OpenAPI document, which must describe the shape the API send
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -306,9 +307,23 @@ async def test_openapi_describes_the_chosen_shape(
     _validate(schema, error, example)
     _validate(schema, error, got["not_found"].json())
     _validate(schema, validation, got["invalid"].json())
+    assert not list(_repeated_alternatives(schema))
     if shape != "problem_details":
         assert "ProblemDetail" not in schema["components"]["schemas"]
         assert PROBLEM_MEDIA_TYPE not in str(schema)
+
+
+def _repeated_alternatives(node: Any) -> Iterator[list[Any]]:
+    """Every ``anyOf`` in ``node`` that lists one schema twice."""
+    if isinstance(node, list):
+        for item in node:
+            yield from _repeated_alternatives(item)
+    elif isinstance(node, dict):
+        alternatives = node.get("anyOf", [])
+        if any(alternatives.count(item) > 1 for item in alternatives):
+            yield alternatives
+        for value in node.values():
+            yield from _repeated_alternatives(value)
 
 
 def _ref(response: dict[str, Any], media_type: str) -> str:

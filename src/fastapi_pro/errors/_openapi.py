@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from starlette.routing import BaseRoute
 
 from fastapi_pro.errors._declared import declared_problems
@@ -36,13 +36,10 @@ class _Shape:
 
     @classmethod
     def of(cls, renderer: ErrorRenderer) -> _Shape:
-        models = [
-            (renderer.error_model, "serialization"),
-            (renderer.validation_model, "serialization"),
-        ]
-        refs, top = models_json_schema(models, ref_template=_REF + "{model}")  # type: ignore[arg-type]
-        error, validation = (refs[model] for model in models)  # type: ignore[index]
-        return cls(renderer, top["$defs"], dict(error), dict(validation))
+        mode: JsonSchemaMode = "serialization"
+        error, validation = (renderer.error_model, mode), (renderer.validation_model, mode)
+        refs, top = models_json_schema([error, validation], ref_template=_REF + "{model}")
+        return cls(renderer, top["$defs"], dict(refs[error]), dict(refs[validation]))
 
     @property
     def is_default(self) -> bool:
@@ -103,9 +100,13 @@ def _swap_refs(schema: dict[str, Any], shape: _Shape) -> dict[str, Any]:
     swap = {_DEFAULT_REFS[0]: shape.error, _DEFAULT_REFS[1]: shape.validation}
     if schema.get("$ref") in swap:
         return swap[schema["$ref"]]
-    if "anyOf" in schema:
-        return {**schema, "anyOf": [_swap_refs(item, shape) for item in schema["anyOf"]]}
-    return schema
+    if "anyOf" not in schema:
+        return schema
+    items: list[dict[str, Any]] = []
+    for item in (_swap_refs(item, shape) for item in schema["anyOf"]):
+        if item not in items:  # two defaults may become one schema of the renderer's
+            items.append(item)
+    return {**schema, "anyOf": items} if len(items) > 1 else items[0]
 
 
 def _is_problem(schema: dict[str, Any]) -> bool:
