@@ -253,6 +253,8 @@ async def test_the_existing_contract_gets_errors_in_its_own_shape(tmp_path: Path
         missing = await client.post("/api/users", json={"user": {"email": "bo@example.com"}})
         anonymous = await client.get("/api/user")
         unknown = await client.get("/api/profiles/nobody")
+        wrong = {"user": {**ANN["user"], "password": "wrong"}}
+        refused = await client.post("/api/users/token", json=wrong)
 
     assert taken.status_code == 422
     assert taken.json() == {"errors": {"email": ["has already been taken"]}}
@@ -261,6 +263,9 @@ async def test_the_existing_contract_gets_errors_in_its_own_shape(tmp_path: Path
     assert anonymous.headers["www-authenticate"] == 'Token realm="api"'
     assert list(anonymous.json()["errors"]) == ["unauthorized"]
     assert unknown.json() == {"errors": {"not_found": ['No profile named "nobody".']}}
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_grant"  # RFC 6749's member, beside "errors"
+    assert list(refused.json()["errors"]) == ["invalid_grant"]
 
 
 async def test_the_existing_contracts_document_describes_its_errors(tmp_path: Path) -> None:

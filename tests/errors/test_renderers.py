@@ -425,3 +425,18 @@ def test_an_errors_extension_alone_still_works() -> None:
 def test_settings_refuse_an_unknown_shape() -> None:
     with pytest.raises(ValueError, match="shape"):
         Settings(_env_file=None, errors={"shape": "xml"})
+
+
+@pytest.mark.parametrize(
+    ("renderer", "member"), [(FieldErrorsRenderer(), "errors"), (FastAPIDetailRenderer(), "detail")]
+)
+def test_extension_members_stay_beside_the_shapes_own_member(
+    renderer: ErrorRenderer, member: str
+) -> None:
+    extensions = {"error": "invalid_grant", member: "an extension cannot replace the shape's"}
+    problem = Problem(400, "invalid_grant", "Bad Request", detail="Wrong.", extensions=extensions)
+
+    body = renderer.body(problem)
+
+    assert body["error"] == "invalid_grant"
+    assert body[member] != extensions[member]

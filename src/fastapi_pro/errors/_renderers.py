@@ -23,10 +23,14 @@ def dotted_field(error: FieldError) -> str:
 
 
 class FieldErrorsBody(BaseModel):
-    """An error as ``{"errors": {key: [messages]}}``, keyed by field or by error code."""
+    """An error as ``{"errors": {key: [messages]}}``, keyed by field or by error code.
+
+    An error's extension members (such as RFC 6749's ``error``) may stand beside it.
+    """
 
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"errors": {"user.email": ["Field required"]}}]}
+        extra="allow",
+        json_schema_extra={"examples": [{"errors": {"user.email": ["Field required"]}}]},
     )
 
     errors: dict[str, list[str]] = Field(
@@ -39,7 +43,8 @@ class FieldErrorsRenderer(ErrorRenderer):
 
     A request that failed validation lists its messages under each field's key; any other
     error lists its detail (or title) under its ``code``, e.g. ``{"errors": {"not_found":
-    ["Article 'x' does not exist."]}}``.
+    ["Article 'x' does not exist."]}}``. An error's extension members stay beside ``errors``
+    (the token endpoint's RFC 6749 ``error``, a 403's ``required`` scopes).
 
     Args:
         validation_status: The status of a request that failed validation (422, or e.g. 400).
@@ -59,15 +64,23 @@ class FieldErrorsRenderer(ErrorRenderer):
     def body(self, problem: Problem) -> dict[str, Any]:
         """``{"errors": {...}}`` for ``problem``."""
         if not problem.errors:
-            return {"errors": {problem.code: [problem.detail or problem.title]}}
+            return {
+                **problem.extensions,
+                "errors": {problem.code: [problem.detail or problem.title]},
+            }
         grouped: dict[str, list[str]] = {}
         for error in problem.errors:
             grouped.setdefault(self.key(error), []).append(error.message)
-        return {"errors": grouped}
+        return {**problem.extensions, "errors": grouped}
 
 
 class DetailBody(BaseModel):
-    """An error as FastAPI renders it by default: ``{"detail": "Not Found"}``."""
+    """An error as FastAPI renders it by default: ``{"detail": "Not Found"}``.
+
+    An error's extension members (such as RFC 6749's ``error``) may stand beside it.
+    """
+
+    model_config = ConfigDict(extra="allow")
 
     detail: Any = Field(
         description="A message; an `HTTPException` raised with structured detail sends it as is."
@@ -101,7 +114,8 @@ class FastAPIDetailRenderer(ErrorRenderer):
 
     A failed validation sends ``{"detail": [{"type", "loc", "msg"}]}`` (with ``input`` only when
     validation input is echoed, unlike FastAPI); an ``HTTPException`` sends its ``detail`` as
-    raised; any other error its detail, or its title (``{"detail": "Not Found"}``).
+    raised; any other error its detail, or its title (``{"detail": "Not Found"}``). An error's
+    extension members stay beside ``detail`` (the token endpoint's RFC 6749 ``error``).
     """
 
     error_model = DetailBody
@@ -110,7 +124,9 @@ class FastAPIDetailRenderer(ErrorRenderer):
     def body(self, problem: Problem) -> dict[str, Any]:
         """``{"detail": ...}`` for ``problem``."""
         if problem.errors:
-            return {"detail": [_detail_item(error) for error in problem.errors]}
-        if problem.data is not None:
-            return {"detail": problem.data}
-        return {"detail": problem.detail or problem.title}
+            detail: Any = [_detail_item(error) for error in problem.errors]
+        elif problem.data is not None:
+            detail = problem.data
+        else:
+            detail = problem.detail or problem.title
+        return {**problem.extensions, "detail": detail}
