@@ -48,14 +48,17 @@ async def active_user(user: CurrentUser[User]) -> User:
     return user
 
 
-def create_app(database_url: str | None = None) -> FastAPI:
+def create_app(database_url: str | None = None, *, operation_spans: bool = False) -> FastAPI:
     database = (
         Database(database_url) if database_url else Database.from_settings(Settings().database)
     )
     app = FastAPI(lifespan=database.lifespan)
     install_error_handlers(app)
     install_observability(
-        app, metrics=Metrics(), tracer_provider=configure_tracing(service_name="sample")
+        app,
+        metrics=Metrics(),
+        tracer_provider=configure_tracing(service_name="sample"),
+        operation_spans=operation_spans,
     )
     Auth(Tokens(KeyRing(Key.hmac(SECRET))), user_loader=load_user).install(app)
 

@@ -3,11 +3,17 @@
 The tables live on their own `MetaData` (`SqlTokenStore.metadata`), apart from the app's
 ``Base.metadata``: create them with `SqlTokenStore.create_tables`, or add them to your
 migrations. Every operation runs in a short transaction of its own, never in the request's.
+
+A database that cannot be reached (refused, reset or timed out: the data layer's
+`DatabaseUnavailableError`) becomes `TokenStoreUnavailableError`, the 503 with ``Retry-After``
+that the auth routes document, whichever store backs them. The database's own fault watch logs
+the outage, once per kind of failure.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, ClassVar, cast
 
@@ -17,8 +23,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.dml import Update
 
+from fastapi_pro.auth._errors import TokenStoreUnavailableError
 from fastapi_pro.auth._store import RotationResult
-from fastapi_pro.db import NAMING_CONVENTION, Base, Database, UTCDateTime, utcnow
+from fastapi_pro.db import (
+    NAMING_CONVENTION,
+    Base,
+    Database,
+    DatabaseUnavailableError,
+    UTCDateTime,
+    utcnow,
+)
 
 _ID_LENGTH = 255
 _UPSERTS: dict[str, Callable[[type[Any]], postgresql.Insert | sqlite.Insert]] = {
@@ -108,6 +122,17 @@ class SqlTokenStore:
         """Create the store's tables that do not exist yet."""
         await self.database.create_all(self.metadata)
 
+    @asynccontextmanager
+    async def _session(self) -> AsyncGenerator[AsyncSession, None]:
+        """A unit of work of its own, in which a database outage is a token store outage."""
+        try:
+            async with self.database.session() as session:
+                yield session
+        except DatabaseUnavailableError as error:
+            msg = "The token store cannot be reached; try again shortly."
+            retry = {"Retry-After": error.headers.get("Retry-After", "1")}
+            raise TokenStoreUnavailableError(msg, headers=retry) from error
+
     async def _replace(
         self, session: AsyncSession, model: type[TokenStoreModel], values: dict[str, Any]
     ) -> None:
@@ -128,7 +153,7 @@ class SqlTokenStore:
 
         Also forgets the subject's families that have expired.
         """
-        async with self.database.session() as session:
+        async with self._session() as session:
             await _forget_expired(
                 session, RefreshTokenFamily, RefreshTokenFamily.subject == subject
             )
@@ -149,7 +174,7 @@ class SqlTokenStore:
     ) -> RotationResult:
         """Replace the family's current token ``token_id`` by ``new_token_id``, atomically."""
         family = RefreshTokenFamily
-        async with self.database.session() as session:
+        async with self._session() as session:
             now = utcnow()
             live = _live(now, family.family_id == family_id)
             rotated = await _rowcount(
@@ -167,7 +192,7 @@ class SqlTokenStore:
 
     async def revoke_family(self, family_id: str) -> None:
         """Revoke one family (logout of one session); it stays refused until it expires."""
-        async with self.database.session() as session:
+        async with self._session() as session:
             await _rowcount(
                 session,
                 update(RefreshTokenFamily)
@@ -180,7 +205,7 @@ class SqlTokenStore:
 
     async def revoke_subject(self, subject: str) -> int:
         """Revoke every live family of ``subject`` (logout everywhere); return how many."""
-        async with self.database.session() as session:
+        async with self._session() as session:
             now = utcnow()
             live = _live(now, RefreshTokenFamily.subject == subject)
             return await _rowcount(
@@ -192,7 +217,7 @@ class SqlTokenStore:
 
         Also forgets the denials that have expired.
         """
-        async with self.database.session() as session:
+        async with self._session() as session:
             await _forget_expired(session, DeniedToken)
             await self._replace(
                 session,
@@ -202,7 +227,7 @@ class SqlTokenStore:
 
     async def is_denied(self, token_id: str) -> bool:
         """Whether an access token's ``jti`` is on the denylist."""
-        async with self.database.session() as session:
+        async with self._session() as session:
             found = await session.scalar(
                 select(DeniedToken.token_id).where(
                     DeniedToken.token_id == token_id, DeniedToken.expires_at > utcnow()

@@ -81,12 +81,13 @@ def install_observability(
         )
 
     install_outermost(app, lambda stack: _inside_contrib(stack, middleware), flag=OBSERVABILITY)
-    choice = adopt_native_telemetry(
+    choice, traced_in = adopt_native_telemetry(
         app, tracer_provider, metrics=metrics is not None, operation_spans=operation_spans
     )
-    # Kept on the app, so tools (the pytest plugin's captured metrics and spans) find them.
+    # Kept on the app, so tools (the pytest plugin's captured metrics and spans) find them:
+    # the provider its spans land in, whether the middleware or FastAPI opens the server span.
     METRICS.put(app, metrics)
-    TRACING.put(app, AppTracing(choice))
+    TRACING.put(app, AppTracing(traced_in))
 
 
 def _inside_contrib(stack: ASGIApp, middleware: Callable[[ASGIApp], ASGIApp]) -> ASGIApp:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from opentelemetry import _logs, trace
 from opentelemetry import metrics as otel_metrics
@@ -49,25 +49,35 @@ def is_configured(provider: Any) -> bool:
     return not (cls.__module__.startswith("opentelemetry.") and cls.__name__ in _UNSET)
 
 
+class Adopted(NamedTuple):
+    """Who opens an app's server spans, and the provider every span of its requests lands in."""
+
+    middleware: TracerChoice
+    """The middleware's tracer choice; ``None`` when FastAPI opens the server span itself."""
+    traced_in: TracerChoice
+    """The provider the app's spans are recorded in (what `tracer_provider_of` reports)."""
+
+
 def adopt_native_telemetry(
     app: Any,
     tracer_provider: TracerChoice,
     *,
     metrics: bool,
     operation_spans: bool,
-) -> TracerChoice:
+) -> Adopted:
     """Make FastAPI's native telemetry and the middleware one system.
 
-    Returns the middleware's tracer choice: ``tracer_provider`` when given, else FastAPI's own
+    The app traces in ``tracer_provider`` when given, else FastAPI's own
     ``telemetry={"tracer_provider": ...}``, else the global provider when FastAPI's tracing is
-    on (its default). FastAPI's HTTP metrics are turned off when the middleware records
-    Prometheus ones, so no request is counted twice; its metrics and exception logs stay on
-    only where an OpenTelemetry provider for them is configured when this runs (FastAPI would
-    otherwise look for one at every request).
+    on (its default). The middleware opens the server span there, unless ``operation_spans``
+    keeps FastAPI's own one: FastAPI then traces in that same provider. FastAPI's HTTP metrics
+    are turned off when the middleware records Prometheus ones, so no request is counted twice;
+    its metrics and exception logs stay on only where an OpenTelemetry provider for them is
+    configured when this runs (FastAPI would otherwise look for one at every request).
     """
     config = getattr(app, "_telemetry", None)
     if not isinstance(config, dict):  # Starlette, or a FastAPI without native telemetry
-        return tracer_provider
+        return Adopted(tracer_provider, tracer_provider)
     choice: TracerChoice = tracer_provider or config.get("tracer_provider")
     if choice is None and config.get("tracing", False):
         choice = GLOBAL
@@ -75,12 +85,12 @@ def adopt_native_telemetry(
     config["logs"] = _kept(config, "logs", _logs.get_logger_provider)
     config["tracing"] = operation_spans and choice is not None
     if not operation_spans:
-        return choice
+        return Adopted(choice, choice)
     # FastAPI's server span is the one: its operation spans need it. The middleware enriches it.
     config["operation_spans"] = True
     if isinstance(choice, trace.TracerProvider):
         config["tracer_provider"] = choice
-    return None
+    return Adopted(None, choice)
 
 
 def _kept(config: dict[str, Any], signal: str, global_provider: Callable[[], Any]) -> bool:
