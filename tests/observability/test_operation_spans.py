@@ -7,6 +7,8 @@ and an exporter added to it receives the server span with ``fastapi.endpoint`` u
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -65,15 +67,29 @@ def assert_endpoint_under_server_span(spans: list[ReadableSpan], request_id: str
     assert server.instrumentation_scope is not None
     assert server.instrumentation_scope.name == "fastapi"
     assert (server.attributes or {})[REQUEST_ID_ATTRIBUTE] == request_id
-    parents = {span.context.span_id: span.parent for span in spans if span.context is not None}
     [endpoint] = [span for span in spans if span.name == "fastapi.endpoint"]
-    assert endpoint.context is not None
-    ancestors, parent = [], parents[endpoint.context.span_id]
+    assert is_below(endpoint, server, spans), "fastapi.endpoint is not under the server span"
+
+
+def is_below(span: ReadableSpan, ancestor: ReadableSpan, spans: Sequence[ReadableSpan]) -> bool:
+    """Whether ``span`` descends from ``ancestor``, following parents through ``spans``."""
+    parents = {s.context.span_id: s.parent for s in spans if s.context is not None}
+    assert span.context is not None
+    assert ancestor.context is not None
+    parent = parents.get(span.context.span_id)
     while parent is not None:
-        ancestors.append(parent.span_id)
+        if parent.span_id == ancestor.context.span_id:
+            return True
         parent = parents.get(parent.span_id)
-    assert server.context is not None
-    assert server.context.span_id in ancestors, "fastapi.endpoint is not under the server span"
+    return False
+
+
+async def traced_request(app: FastAPI, provider: trace.TracerProvider) -> None:
+    """One request to ``app``, its spans exported from ``provider``: FastAPI's, as expected."""
+    exporter = exporter_on(provider)
+    response = await get_order(app)
+    finished = list(exporter.get_finished_spans())
+    assert_endpoint_under_server_span(finished, response.headers["x-request-id"])
 
 
 async def test_tracer_provider_of_names_the_given_provider_with_operation_spans(
@@ -83,12 +99,9 @@ async def test_tracer_provider_of_names_the_given_provider_with_operation_spans(
     install_observability(app, tracer_provider=spans.provider, operation_spans=True)
 
     provider = tracer_provider_of(app)
-    exporter = exporter_on(provider)
-    response = await get_order(app)
 
     assert provider is spans.provider
-    finished = list(exporter.get_finished_spans())
-    assert_endpoint_under_server_span(finished, response.headers["x-request-id"])
+    await traced_request(app, provider)
 
 
 async def test_tracer_provider_of_finds_the_global_provider_with_operation_spans(
@@ -101,12 +114,9 @@ async def test_tracer_provider_of_finds_the_global_provider_with_operation_spans
 
     monkeypatch.setattr(trace, "_TRACER_PROVIDER", spans.provider)
     provider = tracer_provider_of(app)
-    exporter = exporter_on(provider)
-    response = await get_order(app)
 
     assert provider is spans.provider
-    finished = list(exporter.get_finished_spans())
-    assert_endpoint_under_server_span(finished, response.headers["x-request-id"])
+    await traced_request(app, provider)
 
 
 async def test_tracer_provider_of_names_setups_provider_with_operation_spans(
@@ -129,12 +139,9 @@ async def test_tracer_provider_of_names_setups_provider_with_operation_spans(
     )
 
     provider = tracer_provider_of(app)
-    exporter = exporter_on(provider)
-    response = await get_order(app)
 
     assert provider is spans.provider
-    finished = list(exporter.get_finished_spans())
-    assert_endpoint_under_server_span(finished, response.headers["x-request-id"])
+    await traced_request(app, provider)
 
 
 def test_with_operation_spans_and_nothing_tracing_tracing_is_still_off(

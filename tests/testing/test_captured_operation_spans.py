@@ -12,6 +12,7 @@ from opentelemetry.trace import SpanKind
 from fastapi_pro.db import Base
 from fastapi_pro.observability import REQUEST_ID_ATTRIBUTE
 from fastapi_pro.testing import CapturedSpans, run_app
+from tests.observability.test_operation_spans import is_below
 from tests.testing.sample_app import create_app
 
 
@@ -35,11 +36,4 @@ async def test_captured_spans_hold_fastapis_server_span_and_its_operation_spans(
     assert server.attributes is not None
     assert server.attributes[REQUEST_ID_ATTRIBUTE] == response.headers["x-request-id"]
     [endpoint] = captured_spans.named("fastapi.endpoint")
-    parents = {span.context.span_id: span.parent for span in captured_spans.spans if span.context}
-    assert endpoint.context is not None
-    ancestors, parent = [], parents[endpoint.context.span_id]
-    while parent is not None:
-        ancestors.append(parent.span_id)
-        parent = parents.get(parent.span_id)
-    assert server.context is not None
-    assert server.context.span_id in ancestors, "fastapi.endpoint is not under the server span"
+    assert is_below(endpoint, server, captured_spans.spans), "fastapi.endpoint is not under it"
