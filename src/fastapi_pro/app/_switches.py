@@ -13,6 +13,7 @@ from fastapi_pro.auth import Auth, PrincipalReloader, UserLoader
 from fastapi_pro.db import Database
 from fastapi_pro.health import Health
 from fastapi_pro.observability import Metrics
+from fastapi_pro.ratelimit import RateLimiter
 
 
 class Switches(TypedDict, total=False):
@@ -54,6 +55,9 @@ class Switches(TypedDict, total=False):
     """Serve the liveness, readiness and startup probes of a `Health` built from
     ``settings.health``, or of this one; the database and Redis checks are added to it unless
     it has checks of those names."""
+    ratelimit: bool | RateLimiter
+    """Install a `RateLimiter` built from ``settings.ratelimit`` (keyed by the `Auth`'s verified
+    callers, counting on Redis when ``redis.url`` is set), or this one, for `RateLimit`."""
     metrics_route: bool
     """Serve the metrics at ``observability.metrics_path`` (default ``True``)."""
     cors: bool
@@ -79,6 +83,7 @@ class Options:
     reload_principal: PrincipalReloader | None = None
     token_url: str | None = None
     health: bool | Health = True
+    ratelimit: bool | RateLimiter = True
     metrics_route: bool = True
     cors: bool = True
     security_headers: bool = True

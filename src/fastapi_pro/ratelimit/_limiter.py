@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from limits.aio.storage import Storage
 from prometheus_client import CollectorRegistry, Counter
+from starlette.applications import Starlette
 from starlette.requests import HTTPConnection, Request
 
 from fastapi_pro._shared.stack import install_outermost
@@ -103,8 +104,8 @@ class RateLimiter:
         )
 
     @classmethod
-    def of(cls, connection: HTTPConnection) -> RateLimiter:
-        """The `RateLimiter` installed on the app serving ``connection``.
+    def of(cls, connection: HTTPConnection | Starlette) -> RateLimiter:
+        """The `RateLimiter` installed on the app serving ``connection`` (or on an app).
 
         Raises:
             RuntimeError: When none was installed.
