@@ -102,7 +102,7 @@ async def test_an_identified_caller_counts_apart_from_its_address() -> None:
 
 
 def test_a_trusted_proxy_that_is_not_an_address_is_refused_at_start() -> None:
-    with pytest.raises(ValueError, match="'proxy.example' is not an IP address or network"):
+    with pytest.raises(ValueError, match=r"'proxy\.example' is not an IP address or network"):
         TrustedProxies(["proxy.example"])
 
 
