@@ -43,16 +43,17 @@ class RateLimitBlock(Block):
 
 
 def caller_of(auth: Auth) -> KeyFunc:
-    """Name a request's caller by its verified bearer token's subject or API key id.
+    """Name a request's caller by its verified access token's subject or API key id.
 
     A credential that does not verify names nobody (``None``): the request then counts
     against the client's address, so made-up tokens or keys never get counters of their own.
     """
+    schemes = frozenset(scheme.lower() for scheme in auth.schemes)
 
     async def identify(request: Request) -> str | None:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         try:
-            if scheme.lower() == "bearer" and token:
+            if scheme.lower() in schemes and token:
                 return f"subject:{(await auth.tokens.authenticate(token.strip())).subject}"
             key = request.headers.get(API_KEY_HEADER)
             if key and auth.api_keys is not None:
