@@ -113,6 +113,7 @@ async def test_the_request_past_the_limit_is_a_429_problem_with_retry_after(
     assert refused.status_code == 429
     assert refused.headers["Content-Type"] == "application/problem+json"
     assert refused.json()["code"] == "too_many_requests"
+    assert refused.json()["detail"] == "Too many requests: the 3-per-minute limit is used up."
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
     assert quota(refused) == '"3-per-minute";r=0;t=60'
 

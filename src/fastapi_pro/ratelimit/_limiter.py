@@ -181,8 +181,7 @@ class RateLimiter:
     def refuse(self, route: str, refused: Quota) -> RateLimitedError:
         """Count a refusal and return the 429 problem to raise."""
         self.refusals.labels(route, refused.policy.name).inc()
-        policy = refused.policy
-        detail = f"Too many requests: the limit is {policy.quota} per {policy.window} seconds."
+        detail = f"Too many requests: the {refused.policy.name} limit is used up."
         return RateLimitedError(detail, retry_after=max(1.0, refused.reset_after))
 
 

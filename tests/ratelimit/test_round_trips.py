@@ -1,0 +1,57 @@
+"""How many Redis commands one check sends: what a limited request costs on a shared Redis."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi import Depends, FastAPI
+from redis.asyncio import Redis
+
+from fastapi_pro.errors import install_error_handlers
+from fastapi_pro.ratelimit import RateLimit, RateLimiter, redis_storage
+from tests.conftest import ClientFactory, RedisKeys
+
+pytestmark = pytest.mark.redis
+
+
+def counting(client: Any) -> list[str]:
+    """Record each command ``client`` sends (its name), by wrapping the instance's method."""
+    sent: list[str] = []
+    execute = client.execute_command
+
+    async def execute_command(*args: Any, **options: Any) -> Any:
+        sent.append(str(args[0]))
+        return await execute(*args, **options)
+
+    client.execute_command = execute_command
+    return sent
+
+
+@pytest.mark.parametrize(
+    ("strategy", "per_limit"),
+    [("moving-window", 2), ("sliding-window-counter", 2), ("fixed-window", 3)],
+)
+async def test_each_limit_costs_a_fixed_number_of_commands(
+    client_for: ClientFactory, redis_keys: RedisKeys, strategy: str, per_limit: int
+) -> None:
+    redis = Redis.from_url(redis_keys.url)
+    limiter = RateLimiter(redis_storage(redis, f"{redis_keys.prefix}ratelimit"), strategy=strategy)  # type: ignore[arg-type]
+    app = FastAPI(dependencies=[Depends(RateLimit("100/minute", "1000/hour"))])
+    install_error_handlers(app)
+    limiter.install(app)
+
+    @app.get("/a")
+    async def a() -> dict[str, str]:
+        return {}
+
+    sent = counting(limiter.storage.bridge.storage)  # type: ignore[attr-defined]
+    try:
+        async with client_for(app) as client:
+            await client.get("/a")  # loads the scripts
+            sent.clear()
+            response = await client.get("/a")
+    finally:
+        await redis.aclose()
+    assert response.status_code == 200
+    assert len(sent) == 2 * per_limit, sent
