@@ -283,3 +283,12 @@ def test_an_unreadable_limit_or_a_name_a_header_cannot_carry_is_refused(
 
 def test_a_rate_limit_names_its_policies_in_its_repr() -> None:
     assert repr(RateLimit("1/second", cost=2)) == "RateLimit('1-per-second', cost=2)"
+
+
+def test_an_unknown_strategy_or_a_timeout_that_is_not_positive_is_refused() -> None:
+    with pytest.raises(ValueError, match="Unknown rate-limit strategy 'leaky-bucket'"):
+        RateLimit("1/second", strategy="leaky-bucket")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="Unknown rate-limit strategy"):
+        RateLimiter(strategy="token-bucket")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="positive number of seconds, not 0"):
+        RateLimiter(timeout=0)

@@ -9,7 +9,7 @@ from fastapi_pro.ratelimit._headers import record
 from fastapi_pro.ratelimit._keys import KeyFunc
 from fastapi_pro.ratelimit._limiter import RateLimiter
 from fastapi_pro.ratelimit._policy import Policy, parse_policy
-from fastapi_pro.ratelimit._storage import STORAGE_ERRORS
+from fastapi_pro.ratelimit._storage import STORAGE_ERRORS, check_strategy
 from fastapi_pro.settings import RateLimitStrategy
 
 
@@ -42,8 +42,8 @@ class RateLimit:
             of what the `RateLimiter` does.
 
     Raises:
-        ValueError: For a limit that cannot be read, a cost below 1, or names that do not
-            match the limits.
+        ValueError: For a limit that cannot be read, a cost below 1, names that do not
+            match the limits, or an unknown strategy.
     """
 
     def __init__(
@@ -59,6 +59,7 @@ class RateLimit:
         if not limits or cost < 1 or (names is not None and len(names) != len(limits)):
             msg = "RateLimit needs at least one limit, a cost of 1 or more, and one name per limit."
             raise ValueError(msg)
+        check_strategy(strategy)
         given = names or (None,) * len(limits)
         self.policies: tuple[Policy, ...] = tuple(map(parse_policy, limits, given))
         self.cost = cost

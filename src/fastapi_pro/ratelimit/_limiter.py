@@ -18,7 +18,13 @@ from fastapi_pro.errors import RateLimitedError, ServiceUnavailableError
 from fastapi_pro.ratelimit._headers import RateLimitHeadersMiddleware
 from fastapi_pro.ratelimit._keys import KeyFunc, TrustedProxies
 from fastapi_pro.ratelimit._policy import Policy, Quota
-from fastapi_pro.ratelimit._storage import STRATEGIES, Outage, memory_storage, redis_storage
+from fastapi_pro.ratelimit._storage import (
+    STRATEGIES,
+    Outage,
+    check_strategy,
+    memory_storage,
+    redis_storage,
+)
 from fastapi_pro.settings import RateLimitStrategy, Settings
 
 if TYPE_CHECKING:
@@ -44,6 +50,10 @@ class RateLimiter:
         registry: Where the refusal and failure counters are registered (a `Metrics`'s
             ``registry``, say); a registry of its own when omitted.
         enabled: With ``False``, every check lets the request through and sends no headers.
+
+    Raises:
+        ValueError: For an unknown strategy, a timeout that is not positive, or a trusted
+            proxy that is not an address or network.
     """
 
     def __init__(
@@ -59,6 +69,10 @@ class RateLimiter:
         registry: CollectorRegistry | None = None,
         enabled: bool = True,
     ) -> None:
+        check_strategy(strategy)
+        if timeout <= 0:
+            msg = f"The rate-limit timeout must be a positive number of seconds, not {timeout!r}."
+            raise ValueError(msg)
         self.storage = storage if storage is not None else memory_storage()
         self.strategy = strategy
         self.timeout = timeout

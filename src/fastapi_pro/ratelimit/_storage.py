@@ -29,6 +29,19 @@ STRATEGIES: dict[RateLimitStrategy, type[RateLimiter]] = {
 }
 """Each strategy's name in the settings, and the ``limits`` class that counts with it."""
 
+
+def check_strategy(strategy: str | None) -> None:
+    """Refuse a strategy name that is not one of `STRATEGIES` (``None`` is the limiter's).
+
+    Raises:
+        ValueError: Naming the strategies there are.
+    """
+    if strategy is not None and strategy not in STRATEGIES:
+        known = ", ".join(STRATEGIES)
+        msg = f"Unknown rate-limit strategy {strategy!r}; use one of: {known}."
+        raise ValueError(msg)
+
+
 STORAGE_ERRORS = (StorageError, OSError, TimeoutError)
 """What a failed or slow storage raises (``limits`` wraps the client's own errors)."""
 
