@@ -27,6 +27,10 @@ TIMEOUT = 0.5  # the Redis client's socket timeouts in these tests
 
 
 def settings_for(url: str, prefix: str, **ratelimit: Any) -> Settings:
+    """Settings on ``url``; checks fail closed and wait long unless told otherwise, so a loaded
+    machine's slow answer shows as a 503, never as a request let through uncounted."""
+    ratelimit.setdefault("timeout", 5.0)
+    ratelimit.setdefault("fail_open", False)
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         redis={
@@ -122,7 +126,7 @@ async def test_failing_open_lets_requests_through_logs_once_and_counts_each(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     proxy, url = redis_proxy
-    app = make_app(settings_for(url, redis_keys.prefix), "100/minute")
+    app = make_app(settings_for(url, redis_keys.prefix, timeout=1.0, fail_open=True), "100/minute")
     caplog.set_level(logging.INFO)
     async with client_for(app) as client:
         assert (await client.get("/search")).status_code == 200
@@ -152,7 +156,7 @@ async def test_failing_closed_answers_a_503_problem_with_retry_after(
     redis_proxy: tuple[FaultProxy, str],
 ) -> None:
     proxy, url = redis_proxy
-    settings = settings_for(url, redis_keys.prefix, fail_open=False, retry_after=7)
+    settings = settings_for(url, redis_keys.prefix, timeout=1.0, retry_after=7)
     app = make_app(settings, "100/minute")
     async with client_for(app) as client:
         break_redis(proxy, fault)
@@ -170,7 +174,8 @@ async def test_a_rate_limit_may_fail_closed_where_the_app_fails_open(
     client_for: ClientFactory, redis_keys: RedisKeys, redis_proxy: tuple[FaultProxy, str]
 ) -> None:
     proxy, url = redis_proxy
-    app = make_app(settings_for(url, redis_keys.prefix), "5/minute", fail_open=False)
+    settings = settings_for(url, redis_keys.prefix, timeout=1.0, fail_open=True)
+    app = make_app(settings, "5/minute", fail_open=False)
     async with client_for(app) as client:
         proxy.refuse()
         refused = await client.get("/search")

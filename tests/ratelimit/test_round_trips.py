@@ -36,7 +36,9 @@ async def test_each_limit_costs_a_fixed_number_of_commands(
     client_for: ClientFactory, redis_keys: RedisKeys, strategy: str, per_limit: int
 ) -> None:
     redis = Redis.from_url(redis_keys.url)
-    limiter = RateLimiter(redis_storage(redis, f"{redis_keys.prefix}ratelimit"), strategy=strategy)  # type: ignore[arg-type]
+    storage = redis_storage(redis, f"{redis_keys.prefix}ratelimit")
+    # Fail closed and wait long: a slow answer on a loaded machine is a 503, not a short count.
+    limiter = RateLimiter(storage, strategy=strategy, timeout=5.0, fail_open=False)  # type: ignore[arg-type]
     app = FastAPI(dependencies=[Depends(RateLimit("100/minute", "1000/hour"))])
     install_error_handlers(app)
     limiter.install(app)
