@@ -180,3 +180,27 @@ async def test_a_rate_limit_may_fail_closed_where_the_app_fails_open(
         proxy.refuse()
         refused = await client.get("/search")
     assert refused.status_code == 503
+
+
+async def test_on_redis_a_request_refused_by_one_limit_counts_against_none(
+    client_for: ClientFactory, redis_keys: RedisKeys
+) -> None:
+    app = make_app(settings_for(redis_keys.url, redis_keys.prefix), "3/minute", "1/minute")
+    async with client_for(app) as client:
+        answers = [await client.get("/search") for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 429, 429]
+    assert answers[0].headers["RateLimit"] == '"3-per-minute";r=2;t=60, "1-per-minute";r=0;t=60'
+    # The minute limit refused: the three-per-minute one still has the two units it had.
+    assert answers[2].headers["RateLimit"] == '"3-per-minute";r=2;t=60, "1-per-minute";r=0;t=60'
+    assert 1 <= int(answers[2].headers["Retry-After"]) <= 60
+
+
+async def test_on_redis_a_cost_above_the_quota_is_always_refused(
+    client_for: ClientFactory, redis_keys: RedisKeys
+) -> None:
+    app = make_app(settings_for(redis_keys.url, redis_keys.prefix), "2/minute", cost=3)
+    async with client_for(app) as client:
+        refused = await client.get("/search")
+    assert refused.status_code == 429
+    assert refused.headers["RateLimit"] == '"2-per-minute";r=2;t=60'
+    assert refused.headers["Retry-After"] == "60"

@@ -18,6 +18,7 @@ from fastapi_pro.errors import RateLimitedError, ServiceUnavailableError
 from fastapi_pro.ratelimit._headers import RateLimitHeadersMiddleware
 from fastapi_pro.ratelimit._keys import KeyFunc, TrustedProxies
 from fastapi_pro.ratelimit._policy import Policy, Quota
+from fastapi_pro.ratelimit._redis_window import RedisMovingWindow
 from fastapi_pro.ratelimit._storage import (
     STRATEGIES,
     Outage,
@@ -83,6 +84,7 @@ class RateLimiter:
         self.enabled = enabled
         self.registry = registry if registry is not None else CollectorRegistry()
         self._strategies = {name: kind(self.storage) for name, kind in STRATEGIES.items()}
+        self._one_script = RedisMovingWindow.over(self.storage)
         self._outage = Outage(self.registry)
         self.refusals = _refusals(self.registry)
 
@@ -151,7 +153,11 @@ class RateLimiter:
         cost: int = 1,
         strategy: RateLimitStrategy | None = None,
     ) -> tuple[list[Quota], Quota | None]:
-        """Count ``cost`` against each policy in turn, stopping at the first that refuses.
+        """Count ``cost`` against the policies; the first that has no room refuses.
+
+        With the moving window on Redis, one script checks every policy and counts the request
+        only if all of them have room. Otherwise each policy is counted in turn, up to the
+        first that refuses (the ones before it have counted the request).
 
         Returns:
             Where each counted policy stands, and the refusing one's quota (``None`` if none).
@@ -160,16 +166,28 @@ class RateLimiter:
             TimeoutError: When the storage took longer than ``timeout``.
             limits.errors.StorageError: When the storage failed.
         """
-        counter = self._strategies[strategy or self.strategy]
-        quotas: list[Quota] = []
+        name = strategy or self.strategy
         async with asyncio.timeout(self.timeout):
-            for policy in policies:
-                allowed = await counter.hit(policy.item, *identifiers, cost=cost)
-                stats = await counter.get_window_stats(policy.item, *identifiers)
-                quota = Quota(policy, stats.remaining, stats.reset_time - time.time())
-                quotas.append(quota)
-                if not allowed:
-                    return quotas, quota
+            if name == "moving-window" and self._one_script is not None:
+                return await self._one_script.hit(policies, identifiers, cost)
+            return await self._one_by_one(name, policies, identifiers, cost)
+
+    async def _one_by_one(
+        self,
+        strategy: RateLimitStrategy,
+        policies: Sequence[Policy],
+        identifiers: tuple[str, ...],
+        cost: int,
+    ) -> tuple[list[Quota], Quota | None]:
+        counter = self._strategies[strategy]
+        quotas: list[Quota] = []
+        for policy in policies:
+            allowed = await counter.hit(policy.item, *identifiers, cost=cost)
+            stats = await counter.get_window_stats(policy.item, *identifiers)
+            quota = Quota(policy, stats.remaining, stats.reset_time - time.time())
+            quotas.append(quota)
+            if not allowed:
+                return quotas, quota
         return quotas, None
 
     async def reset(self) -> None:
