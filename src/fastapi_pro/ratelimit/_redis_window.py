@@ -35,7 +35,7 @@ local function window(key, quota, expiry)
     if value and value >= now - expiry then found = mid; low = mid + 1 else high = mid - 1 end
   end
   if found then return found + 1, redis.call('lindex', key, found) end
-  return 0, tostring(now)
+  return 0, ARGV[1]
 end
 local refused = 0
 for i = 1, #KEYS do
@@ -102,7 +102,9 @@ class RedisMovingWindow:
             raise StorageError(error) from error
         refused, windows = int(reply[0]), reply[1:]
         quotas = [
-            Quota(policy, policy.quota - int(count), float(oldest) + policy.window - now)
+            # The window minus the oldest entry's age: never above the window, as
+            # ``oldest + window - now`` can be by a rounding error when the oldest is now.
+            Quota(policy, policy.quota - int(count), policy.window - (now - float(oldest)))
             for policy, count, oldest in zip(policies, windows[0::2], windows[1::2], strict=False)
         ]
         return quotas, quotas[refused - 1] if refused else None
