@@ -63,6 +63,7 @@ INCLUDED = {
     "docs/examples/links_app.py": "tests/db/test_links_app.py",
     "docs/examples/migrated_users.py": "tests/test_howtos.py",
     "docs/examples/observability_app.py": "tests/test_docs.py",
+    "docs/examples/ratelimit_app.py": "tests/ratelimit/test_docs_example.py",
     "docs/examples/self_hosted_docs_app.py": "tests/test_self_hosted_docs.py",
     "docs/examples/sessions_after.py": "tests/test_howtos.py",
     "docs/examples/settings_app.py": "tests/test_docs.py",
@@ -109,6 +110,9 @@ NOT_RUN = {
     ),
     ("docs/how-to/external-identity-provider.md", "async def test_accountants_see_invoices("): (
         "a test of a reader's project, using the plugin's fixtures"
+    ),
+    ("docs/ratelimit.md", "@pytest.fixture(autouse=True)"): (
+        "a reader's conftest.py, using the plugin's fixture"
     ),
 }
 """Blocks that only run inside a reader's project, and why; every other block runs somewhere."""

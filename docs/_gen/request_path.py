@@ -1,7 +1,8 @@
 """Draw docs/assets/request-path.svg: a request's path through fastapi-pro's blocks.
 
 The picture follows the order in code: `fastapi_pro.setup` wraps the app's whole stack in the
-observability middleware, then the security headers, then CORS (`_install_middleware`); inside
+observability middleware, then the security headers, then CORS, then the rate-limit headers
+(`_install_middleware`); inside
 them runs Starlette's and FastAPI's own stack. Each stage carries what it records and the
 dashboard panel that shows it.
 
@@ -128,6 +129,13 @@ SECTIONS = (
                 layer="CORSMiddleware",
             ),
             Stage(
+                "Rate-limit headers",
+                "RateLimiter.install · RateLimitHeadersMiddleware",
+                ("the counts a `RateLimit` left in the request's scope,", "on every response"),
+                (_n("header", "`RateLimit-Policy`, `RateLimit`"),),
+                layer="RateLimitHeadersMiddleware",
+            ),
+            Stage(
                 "Body problems",
                 "install_error_handlers · BodyProblems",
                 ("bodies that cannot be read, in the problem shape",),
@@ -198,6 +206,18 @@ SECTIONS = (
         "Dependencies",
         "dep",
         (
+            Stage(
+                "Rate limit",
+                'Depends(RateLimit("10/second", "500/hour"))',
+                (
+                    "counts the caller on the route template: a token's",
+                    "subject, an API key, else the client's address",
+                ),
+                (
+                    _n("error", "429 problem, `Retry-After`; 503 if failing closed"),
+                    _n("metric", "`ratelimit_refusals_total{http_route, policy}`"),
+                ),
+            ),
             Stage(
                 "Auth",
                 "CurrentPrincipal · CurrentUser[User]",
@@ -517,9 +537,11 @@ TITLE = "A request's path through fastapi-pro, and what each stage records"
 DESCRIPTION = (
     "A request passes, outermost first: the observability middleware (request id, log "
     "context, the server span, the in-flight gauge, the duration histogram and the access "
-    "line), the security headers, CORS, the layer that answers unreadable bodies as problems, "
+    "line), the security headers, CORS, the rate-limit headers, the layer that answers "
+    "unreadable bodies as problems, "
     "Starlette's server error middleware, FastAPI's body limit, the app's own middleware, the "
-    "exception handlers that render problems, and the router. Then the dependencies: auth "
+    "exception handlers that render problems, and the router. Then the dependencies: the rate "
+    "limit (429 problems, counted in ratelimit_refusals_total), auth "
     "(CurrentUser; refusals count in auth_failures_total) "
     "and SessionDep with the repository built by for_request. At the first statement the "
     "session checks a connection out of the pool (db_client_connection_wait_time_seconds, "

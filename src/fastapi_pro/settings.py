@@ -297,6 +297,58 @@ class RedisSettings(_Section):
     )
 
 
+RateLimitStrategy = Literal["moving-window", "sliding-window-counter", "fixed-window"]
+"""The counting strategies of `fastapi_pro.ratelimit`, from the ``limits`` package."""
+
+
+class RateLimitSettings(_Section):
+    """Where request counts of `fastapi_pro.ratelimit` live, and what happens when it fails."""
+
+    enabled: bool = Field(
+        True,
+        description=(
+            "Build the app's `RateLimiter`; with it off, `RateLimit` dependencies let every "
+            "request through and send no headers."
+        ),
+    )
+    storage: Literal["auto", "memory", "redis"] = Field(
+        "auto",
+        description=(
+            "`redis` counts on `redis.url` (shared by every process), `memory` in this process "
+            "only; `auto` is `redis` when `redis.url` is set."
+        ),
+    )
+    strategy: RateLimitStrategy = Field(
+        "moving-window",
+        description="How requests are counted, unless a `RateLimit` names its own.",
+    )
+    timeout: float = Field(
+        0.25,
+        gt=0,
+        description="Seconds a check may wait for the storage before it counts as failed.",
+    )
+    fail_open: bool = Field(
+        True,
+        description=(
+            "When the storage fails or is slow, let requests through (`true`) or refuse them "
+            "with a 503 problem (`false`), unless a `RateLimit` says otherwise."
+        ),
+    )
+    retry_after: int = Field(
+        5, ge=0, description="`Retry-After` seconds of the 503 sent while failing closed."
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Addresses or networks (`10.0.0.0/8`) of the proxies whose `X-Forwarded-For` "
+            "names the client; every other peer is the client itself."
+        ),
+    )
+    key_prefix: str = Field(
+        "ratelimit", description="Appended to `redis.key_prefix` for the counters' keys."
+    )
+
+
 class SecurityHeadersSettings(_Section):
     """Security headers added to every HTTP response (those the app sets itself are kept)."""
 
@@ -398,6 +450,9 @@ class Settings(BaseSettings):
     redis: RedisSettings = Field(
         default_factory=RedisSettings, description="A Redis server, when the service has one."
     )
+    ratelimit: RateLimitSettings = Field(
+        default_factory=RateLimitSettings, description="Rate limits on routes."
+    )
     security_headers: SecurityHeadersSettings = Field(
         default_factory=SecurityHeadersSettings, description="Security headers on responses."
     )
@@ -425,6 +480,8 @@ __all__ = [
     "HealthSettings",
     "JWTAlgorithm",
     "ObservabilitySettings",
+    "RateLimitSettings",
+    "RateLimitStrategy",
     "RedisSettings",
     "SecurityHeadersSettings",
     "Settings",

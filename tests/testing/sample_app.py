@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import FastAPI, Security
+from fastapi import Depends, FastAPI, Security
 from loguru import logger
 from sqlalchemy import String, select
 from sqlalchemy.orm import Mapped, mapped_column
@@ -24,6 +24,7 @@ from fastapi_pro.auth import (
 from fastapi_pro.db import Base, BigIntPrimaryKey, Database, SessionDep
 from fastapi_pro.errors import NotFoundError, install_error_handlers
 from fastapi_pro.observability import Metrics, configure_tracing, install_observability
+from fastapi_pro.ratelimit import RateLimit, RateLimiter
 
 SECRET = "a-test-secret-that-is-at-least-32-bytes-long"
 
@@ -61,6 +62,11 @@ def create_app(database_url: str | None = None, *, operation_spans: bool = False
         operation_spans=operation_spans,
     )
     Auth(Tokens(KeyRing(Key.hmac(SECRET))), user_loader=load_user).install(app)
+    RateLimiter().install(app)
+
+    @app.get("/limited", dependencies=[Depends(RateLimit("2/minute"))])
+    async def limited() -> dict[str, bool]:
+        return {"limited": True}
 
     @app.post("/rows/{owner}", status_code=201)
     async def add_row(owner: str, session: SessionDep) -> dict[str, int]:

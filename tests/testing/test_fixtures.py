@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fastapi_pro.auth._dependencies import current_user
+from fastapi_pro.ratelimit import RateLimiter
 from fastapi_pro.testing import (
     ActAs,
     CapturedLogs,
@@ -225,3 +226,12 @@ async def test_captured_logs_hold_app_records_and_access_lines(
     assert record.extra["owner"] == "zoe"
     assert record.extra["request_id"] == response.headers["x-request-id"]
     assert any("POST /rows/zoe 201" in message for message in captured_logs.messages)
+
+
+@pytest.mark.parametrize("run", ["first", "second"])
+async def test_rate_limits_start_every_test_with_fresh_counts(
+    fastapi_app: FastAPI, fastapi_client: httpx.AsyncClient, rate_limits: RateLimiter, run: str
+) -> None:
+    assert rate_limits is RateLimiter.of(fastapi_app)
+    statuses = [(await fastapi_client.get("/limited")).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]  # the run before spent the same limit

@@ -85,6 +85,9 @@ ERROR_HANDLERS = AppFlag("fastapi_pro_error_handlers", installer="install_error_
 OBSERVABILITY = AppFlag("fastapi_pro_observability", installer="install_observability")
 """`fastapi_pro.observability.install_observability` ran on the app."""
 
+RATE_LIMITER = AppFlag("fastapi_pro_rate_limiter_installed", installer="RateLimiter.install")
+"""A `fastapi_pro.ratelimit.RateLimiter` was installed on the app."""
+
 SECURITY_HEADERS = AppFlag("fastapi_pro_security_headers", installer="install_security_headers")
 """`fastapi_pro.security_headers.install_security_headers` ran on the app."""
 

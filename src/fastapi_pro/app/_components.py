@@ -14,6 +14,7 @@ from fastapi_pro.auth import Auth
 from fastapi_pro.db import Database
 from fastapi_pro.health import Health
 from fastapi_pro.observability import Metrics
+from fastapi_pro.ratelimit import RateLimiter
 from fastapi_pro.settings import Settings
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ class Components:
         tracer_provider: The provider of the requests' server spans.
         health: The `Health` whose probes the app serves.
         redis: The ``redis.asyncio`` client on ``redis.url``, closed at shutdown.
+        rate_limiter: The `RateLimiter` of the app's `RateLimit` dependencies.
     """
 
     settings: Settings
@@ -43,6 +45,7 @@ class Components:
     tracer_provider: TracerProvider | None = None
     health: Health | None = None
     redis: Redis | None = None
+    rate_limiter: RateLimiter | None = None
 
     @classmethod
     def of(cls, connection: HTTPConnection | Starlette) -> Components:

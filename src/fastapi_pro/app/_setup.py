@@ -16,6 +16,7 @@ from fastapi_pro.app._http import (
     SecurityHeadersBlock,
 )
 from fastapi_pro.app._lifespan import compose_lifespan
+from fastapi_pro.app._ratelimit import RateLimitBlock
 from fastapi_pro.app._services import AuthBlock, DatabaseBlock, HealthBlock, RedisBlock
 from fastapi_pro.app._switches import Options, Switches
 from fastapi_pro.app._telemetry import (
@@ -39,6 +40,7 @@ BLOCKS: tuple[Block, ...] = (
     MetricsBlock(),
     TracingBlock(),
     # Middleware, from the inside out: each wraps the whole stack built so far.
+    RateLimitBlock(),
     CorsBlock(),
     SecurityHeadersBlock(),
     ObservabilityBlock(),

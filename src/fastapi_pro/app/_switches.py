@@ -14,6 +14,7 @@ from fastapi_pro.db import Database
 from fastapi_pro.errors import ErrorRenderer
 from fastapi_pro.health import Health
 from fastapi_pro.observability import Metrics
+from fastapi_pro.ratelimit import RateLimiter
 
 
 class Switches(TypedDict, total=False):
@@ -56,6 +57,9 @@ class Switches(TypedDict, total=False):
     """Serve the liveness, readiness and startup probes of a `Health` built from
     ``settings.health``, or of this one; the database and Redis checks are added to it unless
     it has checks of those names."""
+    ratelimit: bool | RateLimiter
+    """Install a `RateLimiter` built from ``settings.ratelimit`` (keyed by the `Auth`'s verified
+    callers, counting on Redis when ``redis.url`` is set), or this one, for `RateLimit`."""
     metrics_route: bool
     """Serve the metrics at ``observability.metrics_path`` (default ``True``)."""
     cors: bool
@@ -81,6 +85,7 @@ class Options:
     reload_principal: PrincipalReloader | None = None
     token_url: str | None = None
     health: bool | Health = True
+    ratelimit: bool | RateLimiter = True
     metrics_route: bool = True
     cors: bool = True
     security_headers: bool = True

@@ -23,6 +23,7 @@ MODULES = {
         "captured_metrics",
         "captured_logs",
     ),
+    "fastapi_pro.testing._fixtures.ratelimit": ("rate_limits",),
 }
 
 # Registered instead of MODULES when the `testing` extra is missing: the same fixtures, each
