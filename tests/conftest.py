@@ -252,8 +252,14 @@ def run_chromium(chromium: str, *arguments: str) -> str:
 
 @pytest.fixture
 def restore_logging() -> Iterator[None]:
-    """`setup` and `configure_logging` configure logging for the process; put it back after."""
+    """`setup` and `configure_logging` configure logging for the process: start the test from
+    the unconfigured state (another test may have left it configured), and put it back after."""
+    _unconfigure_logging()
     yield
+    _unconfigure_logging()
+
+
+def _unconfigure_logging() -> None:
     logger.remove()
     logging.basicConfig(handlers=[], force=True)
     logging.getLogger("uvicorn.access").disabled = False

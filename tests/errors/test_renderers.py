@@ -40,6 +40,8 @@ from fastapi_pro.errors import (
 from fastapi_pro.observability import install_observability
 from tests.servers import in_process as serve
 
+pytestmark = pytest.mark.usefixtures("restore_logging")
+
 metadata = MetaData()
 users = Table(
     "users",
