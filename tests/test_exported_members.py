@@ -156,6 +156,7 @@ PUBLIC = {
     "fastapi_pro.ratelimit": [
         "STRATEGIES",
         "KeyFunc",
+        "LoginLimits",
         "Policy",
         "Quota",
         "RateLimit",
