@@ -343,3 +343,5 @@ def test_the_token_endpoint_documents_its_429() -> None:
     responses = app.openapi()["paths"]["/auth/token"]["post"]["responses"]
 
     assert "too_many_requests" in responses["429"]["content"][PROBLEM_MEDIA_TYPE]["examples"]
+    unavailable = responses["503"]["content"][PROBLEM_MEDIA_TYPE]["examples"]
+    assert {"service_unavailable", "token_store_unavailable"} <= set(unavailable)

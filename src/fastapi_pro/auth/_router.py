@@ -20,6 +20,7 @@ from fastapi_pro.errors import (
     AppError,
     BadRequestError,
     RateLimitedError,
+    ServiceUnavailableError,
     problem_responses,
     quote_input,
 )
@@ -266,7 +267,9 @@ def password_flow_router(
     """
     router = APIRouter(prefix=prefix, tags=["auth"])
     token = _token_endpoint(authenticate, json_login)
-    problems = (OAuthError, RateLimitedError, TokenStoreUnavailableError)
+    # The login limits' 429, and their 503 when the limiter fails closed: documented whether
+    # or not the app has a limiter, as the contract should not change with a deployment.
+    problems = (OAuthError, RateLimitedError, ServiceUnavailableError, TokenStoreUnavailableError)
     # RFC 6749 §5.1: scope is optional; a token granted no scope says nothing rather than null.
     options = {"openapi_extra": _request_body(json_login), "response_model_exclude_none": True}
     _post(router, "/token", token, *problems, **options)
