@@ -168,6 +168,7 @@ PUBLIC = {
     "fastapi_pro.ratelimit": [
         "STRATEGIES",
         "KeyFunc",
+        "LoginLimits",
         "Policy",
         "Quota",
         "RateLimit",

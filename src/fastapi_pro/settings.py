@@ -347,6 +347,30 @@ class RateLimitSettings(_Section):
     key_prefix: str = Field(
         "ratelimit", description="Appended to `redis.key_prefix` for the counters' keys."
     )
+    login_limits: bool = Field(
+        True,
+        description=(
+            "Limit the token endpoint of `password_flow_router` per username and per client "
+            "address, against password guessing (needs the `RateLimiter`)."
+        ),
+    )
+    login_per_username: list[str] = Field(
+        default_factory=lambda: ["5/minute", "100/hour"],
+        description=(
+            "Login attempts one username may receive (case-folded; counted under a hash)."
+        ),
+    )
+    login_per_address: list[str] = Field(
+        default_factory=lambda: ["20/minute"],
+        description="Token requests (password and refresh grants) one client address may send.",
+    )
+    login_fail_open: bool | None = Field(
+        None,
+        description=(
+            "When the storage fails, let login attempts through or refuse them with a 503; "
+            "`null` does as `fail_open` says."
+        ),
+    )
 
 
 class SecurityHeadersSettings(_Section):

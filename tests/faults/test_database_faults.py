@@ -33,6 +33,7 @@ from fastapi_pro.settings import (
     DatabaseSettings,
     HealthSettings,
     ObservabilitySettings,
+    RateLimitSettings,
 )
 from fastapi_pro.testing import run_app
 from tests.examples.orders.helpers import FAST_ARGON2, PASSWORD, PASSWORD_HASH, SECRET
@@ -88,6 +89,8 @@ def settings_for(url: str) -> Settings:
         auth=AuthSettings(secret_key=SecretStr(SECRET)),
         observability=ObservabilitySettings(logging_enabled=False, access_log_enabled=False),
         health=HealthSettings(check_timeout=0.3, cache_ttl=0.1),
+        # The tests log one account in more often than the login limits allow (tests/ratelimit).
+        ratelimit=RateLimitSettings(login_limits=False),
     )
 
 

@@ -218,13 +218,15 @@ def drive_traffic(base: str) -> str:
         login = {"username": "alice@example.com", "password": "alice-password"}
         token = client.post("/auth/token", data=login).json()["access_token"]
         client.headers["Authorization"] = f"Bearer {token}"
-        for _ in range(6):
+        for n in range(6):
             expect(client.get("/products"), 200)
             expect(client.get("/users/me"), 200)
             expect(client.get("/orders"), 200)
             expect(client.get("/products/987654"), 404)
             expect(client.get("/users/me", headers={"Authorization": "Bearer not-a-jwt"}), 401)
-            expect(client.post("/auth/token", data={**login, "password": "wrong"}), 400)
+            # a wrong password for a new username each time: within the login limits
+            wrong = {"username": f"guess{n}@example.com", "password": "wrong"}
+            expect(client.post("/auth/token", data=wrong), 400)
             expect(client.get("/products", params={"limit": "many"}), 422)
             time.sleep(0.5)
         return client.headers["Authorization"]

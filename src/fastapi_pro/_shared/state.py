@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
 
 T = TypeVar("T")
 
@@ -78,6 +80,30 @@ CHALLENGE: AppSlot[str] = AppSlot(
     "fastapi_pro_challenge", str, missing="No Auth is installed on this app: no challenge."
 )
 """The ``WWW-Authenticate`` challenge of the app's `Auth`, for 401s raised by application code."""
+
+LoginCheck = Callable[[Request, str | None], Awaitable[None]]
+"""``async (request, identifier) -> None``: returns to let a login attempt go ahead, raises to
+refuse it; ``identifier`` is the username the attempt names, ``None`` when it names none."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoginGuard:
+    """What a token endpoint asks before it checks a login's credentials.
+
+    A block that limits logins puts one in `LOGIN_GUARD`; the token endpoint awaits
+    ``check`` after reading the request and before any password is verified, so a refusal
+    (an `AppError`, a 429) looks the same for an account that exists and one that does not.
+    """
+
+    check: LoginCheck
+
+
+LOGIN_GUARD: AppSlot[LoginGuard] = AppSlot(
+    "fastapi_pro_login_guard",
+    LoginGuard,
+    missing="No RateLimiter with login limits is installed on this app: logins are not limited.",
+)
+"""The `LoginGuard` of an app's token endpoints: `RateLimiter.install` leaves it."""
 
 ERROR_HANDLERS = AppFlag("fastapi_pro_error_handlers", installer="install_error_handlers")
 """`fastapi_pro.errors.install_error_handlers` ran on the app."""

@@ -24,7 +24,7 @@ from fastapi_pro.auth._store import InMemoryTokenStore, TokenStore
 from fastapi_pro.auth._tokens import REFRESH, Tokens
 from fastapi_pro.errors import AppError
 
-_REFUSALS = frozenset({400, 401, 403})
+_REFUSALS = frozenset({400, 401, 403, 429})
 
 UserLoader = Callable[[Principal], Awaitable[Any]] | Callable[[Principal, Any], Awaitable[Any]]
 """``async (principal) -> user | None``, or ``async (principal, session) -> user | None``: finds
@@ -118,14 +118,16 @@ class Auth:
 
         The codes are the auth errors' own: ``unauthorized`` (no credentials),
         ``invalid_token``, ``invalid_api_key``, ``insufficient_scope``, and the token
-        endpoint's ``invalid_grant``, ``invalid_request`` and ``unsupported_grant_type``.
+        endpoint's ``invalid_grant``, ``invalid_request`` and ``unsupported_grant_type``,
+        and ``too_many_requests`` when the app's login guard (a `RateLimiter`'s login
+        limits) refuses a login attempt.
         A token store that does not answer is an outage, not a refusal: it is not reported.
         `Metrics.track_auth` counts them.
         """
         self._failure_listeners.append(listener)
 
     def refused(self, error: AppError) -> None:
-        """Report ``error`` to the failure listeners if it refuses the client (400, 401, 403)."""
+        """Report ``error`` to the failure listeners if it refuses the client (400/401/403/429)."""
         if error.status in _REFUSALS:
             for listener in self._failure_listeners:
                 listener(error.code)

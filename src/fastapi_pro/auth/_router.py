@@ -10,12 +10,20 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from fastapi_pro._shared.state import LOGIN_GUARD
 from fastapi_pro.auth._auth import Auth, TokenPair
 from fastapi_pro.auth._dependencies import CurrentPrincipal
 from fastapi_pro.auth._errors import InvalidTokenError, TokenStoreUnavailableError
 from fastapi_pro.auth._json_login import JsonLogin
 from fastapi_pro.auth._principal import Principal
-from fastapi_pro.errors import AppError, BadRequestError, problem_responses, quote_input
+from fastapi_pro.errors import (
+    AppError,
+    BadRequestError,
+    RateLimitedError,
+    ServiceUnavailableError,
+    problem_responses,
+    quote_input,
+)
 
 Authenticate = Callable[[str, str], Awaitable[Principal | None]]
 """``async (identifier, password) -> Principal | None``: the app checks credentials."""
@@ -173,6 +181,18 @@ async def _password_grant(
     return _response(await auth.login(principal), principal)
 
 
+async def _guard(request: Request, form: dict[str, str]) -> None:
+    """Let the app's login guard (a `RateLimiter`'s login limits) refuse the attempt.
+
+    It runs before any credential is checked, so its answer is the same whether the named
+    account exists or not. Without a guard on the app, nothing is limited.
+    """
+    guard = LOGIN_GUARD.find(request)
+    if guard is not None:
+        password_grant = form.get("grant_type", "password") == "password"
+        await guard.check(request, form.get("username") if password_grant else None)
+
+
 def _token_endpoint(
     authenticate: Authenticate, json_login: JsonLogin | None
 ) -> Callable[[Request], Awaitable[TokenResponse]]:
@@ -181,8 +201,10 @@ def _token_endpoint(
     async def token(request: Request) -> TokenResponse:
         auth = Auth.of(request)
         try:
-            return await _answer(auth, await _fields(request, json_login), authenticate)
-        except OAuthError as error:
+            form = await _fields(request, json_login)
+            await _guard(request, form)
+            return await _answer(auth, form, authenticate)
+        except (OAuthError, RateLimitedError) as error:
             auth.refused(error)
             raise
 
@@ -230,6 +252,12 @@ def password_flow_router(
     ``grant_type=refresh_token`` with ``refresh_token`` (rotation with reuse detection). Give
     ``token_url=f"{prefix}/token"`` to `Auth.install` so Swagger UI's Authorize button uses it.
 
+    On an app with a `fastapi_pro.ratelimit.RateLimiter` (its login limits on, the default),
+    ``/token`` counts each request per client address, and a password grant per username too,
+    before any password is checked: past a limit it answers a 429 problem with
+    ``Retry-After``, the same for an account that exists and one that does not. Without a
+    limiter, nothing is limited.
+
     Args:
         authenticate: Checks an identifier and password and returns the `Principal` to issue
             tokens for, or ``None``. Use `PasswordHasher.verify_dummy` for unknown users.
@@ -239,7 +267,9 @@ def password_flow_router(
     """
     router = APIRouter(prefix=prefix, tags=["auth"])
     token = _token_endpoint(authenticate, json_login)
-    problems = (OAuthError, TokenStoreUnavailableError)
+    # The login limits' 429, and their 503 when the limiter fails closed: documented whether
+    # or not the app has a limiter, as the contract should not change with a deployment.
+    problems = (OAuthError, RateLimitedError, ServiceUnavailableError, TokenStoreUnavailableError)
     # RFC 6749 §5.1: scope is optional; a token granted no scope says nothing rather than null.
     options = {"openapi_extra": _request_body(json_login), "response_model_exclude_none": True}
     _post(router, "/token", token, *problems, **options)

@@ -6,7 +6,7 @@ from starlette.requests import Request
 
 from fastapi_pro.errors import RateLimitedError, ServiceUnavailableError, declare_problems
 from fastapi_pro.ratelimit._headers import record
-from fastapi_pro.ratelimit._keys import KeyFunc
+from fastapi_pro.ratelimit._keys import KeyFunc, route_template
 from fastapi_pro.ratelimit._limiter import RateLimiter
 from fastapi_pro.ratelimit._policy import Policy, parse_policy
 from fastapi_pro.ratelimit._storage import STORAGE_ERRORS, check_strategy
@@ -97,13 +97,3 @@ class RateLimit:
     def __repr__(self) -> str:
         limits = ", ".join(repr(policy.name) for policy in self.policies)
         return f"RateLimit({limits}, cost={self.cost})"
-
-
-def route_template(request: Request) -> str:
-    """The template of the route serving ``request`` (router prefixes included)."""
-    scope = request.scope
-    context = scope.get("fastapi", {}).get("effective_route_context")
-    template = getattr(context, "path_format", None)
-    if not isinstance(template, str):
-        template = getattr(scope.get("route"), "path_format", None)
-    return template if isinstance(template, str) else "<unknown>"

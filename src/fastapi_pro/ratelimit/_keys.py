@@ -1,4 +1,4 @@
-"""Whom a request counts against: a key function, or the client's address.
+"""Whom a request counts against (a key function, or the client's address), and on which route.
 
 The client's address is the connection's peer, unless that peer is a trusted proxy: then the
 ``X-Forwarded-For`` list is read from its right end, skipping the trusted proxies, and the
@@ -59,6 +59,16 @@ class TrustedProxies:
             if not self.trusts(hop):
                 return hop
         return hops[0]  # every hop is a trusted proxy: the first one is the client
+
+
+def route_template(request: Request) -> str:
+    """The template of the route serving ``request`` (router prefixes included)."""
+    scope = request.scope
+    context = scope.get("fastapi", {}).get("effective_route_context")
+    template = getattr(context, "path_format", None)
+    if not isinstance(template, str):
+        template = getattr(scope.get("route"), "path_format", None)
+    return template if isinstance(template, str) else "<unknown>"
 
 
 def _address(text: str) -> _Address | None:

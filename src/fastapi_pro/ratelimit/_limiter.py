@@ -13,13 +13,15 @@ from starlette.applications import Starlette
 from starlette.requests import HTTPConnection, Request
 
 from fastapi_pro._shared.stack import install_outermost
-from fastapi_pro._shared.state import RATE_LIMITER, AppSlot
+from fastapi_pro._shared.state import LOGIN_GUARD, RATE_LIMITER, AppSlot, LoginGuard
 from fastapi_pro.errors import RateLimitedError, ServiceUnavailableError
-from fastapi_pro.ratelimit._headers import RateLimitHeadersMiddleware
-from fastapi_pro.ratelimit._keys import KeyFunc, TrustedProxies
+from fastapi_pro.ratelimit._headers import RateLimitHeadersMiddleware, record
+from fastapi_pro.ratelimit._keys import KeyFunc, TrustedProxies, route_template
+from fastapi_pro.ratelimit._login import DEFAULT_LOGIN_LIMITS, LoginLimits, username_key
 from fastapi_pro.ratelimit._policy import Policy, Quota
 from fastapi_pro.ratelimit._redis_window import RedisMovingWindow
 from fastapi_pro.ratelimit._storage import (
+    STORAGE_ERRORS,
     STRATEGIES,
     Outage,
     check_strategy,
@@ -51,6 +53,9 @@ class RateLimiter:
         registry: Where the refusal and failure counters are registered (a `Metrics`'s
             ``registry``, say); a registry of its own when omitted.
         enabled: With ``False``, every check lets the request through and sends no headers.
+        login: The limits `install` puts on the app's token endpoints (`check_login`): 5
+            attempts a minute and 100 an hour per username, 20 token requests a minute per
+            client address unless given; ``None`` limits no logins.
 
     Raises:
         ValueError: For an unknown strategy, a timeout that is not positive, or a trusted
@@ -69,6 +74,7 @@ class RateLimiter:
         identify: KeyFunc | None = None,
         registry: CollectorRegistry | None = None,
         enabled: bool = True,
+        login: LoginLimits | None = DEFAULT_LOGIN_LIMITS,
     ) -> None:
         check_strategy(strategy)
         if timeout <= 0:
@@ -82,6 +88,7 @@ class RateLimiter:
         self.proxies = TrustedProxies(trusted_proxies)
         self.identify = identify
         self.enabled = enabled
+        self.login = login
         self.registry = registry if registry is not None else CollectorRegistry()
         self._strategies = {name: kind(self.storage) for name, kind in STRATEGIES.items()}
         self._one_script = RedisMovingWindow.over(self.storage)
@@ -97,7 +104,8 @@ class RateLimiter:
         Args:
             settings: The settings; ``redis.key_prefix`` prefixes the counters' keys.
             redis: The client of ``redis.url``, used when the storage is Redis.
-            **options: Further keyword arguments of `RateLimiter` (``identify``, ``registry``).
+            **options: Further keyword arguments of `RateLimiter` (``identify``, ``registry``,
+                ``login`` instead of the ``login_*`` settings).
 
         Raises:
             ValueError: When ``ratelimit.storage`` is ``redis`` but no client is given.
@@ -108,6 +116,7 @@ class RateLimiter:
             msg = "ratelimit.storage is 'redis', but redis.url is not set: set it."
             raise ValueError(msg)
         prefix = settings.redis.key_prefix + config.key_prefix
+        options.setdefault("login", _login_limits(settings))
         return cls(
             redis_storage(redis, prefix) if use_redis and redis is not None else None,
             strategy=config.strategy,
@@ -131,11 +140,15 @@ class RateLimiter:
     def install(self, app: Any) -> None:
         """Make this the limiter of ``app``'s `RateLimit` dependencies, and send their headers.
 
+        With `login` limits, the app's token endpoints (`password_flow_router`) also ask
+        `check_login` before they verify a password.
+
         Raises:
             RuntimeError: If the app already serves requests, or a limiter was installed.
         """
         install_outermost(app, RateLimitHeadersMiddleware, flag=RATE_LIMITER)
         INSTALLED.put(app, self)
+        LOGIN_GUARD.put(app, LoginGuard(self.check_login) if self.login is not None else None)
 
     async def key(self, request: Request) -> str:
         """Whom ``request`` counts against: the identified caller, or the client's address."""
@@ -144,6 +157,45 @@ class RateLimiter:
             if caller is not None:
                 return caller
         return f"address:{self.proxies.client_address(request)}"
+
+    async def check_login(self, request: Request, identifier: str | None) -> None:
+        """Count a login attempt against the `login` limits; refuse it once one is spent.
+
+        Every attempt counts against the client address's limits; one naming a username
+        (``identifier``) against that username's too. Call it before the password is
+        verified, so a refusal says nothing of whether the account exists. The quotas go
+        into the response's ``RateLimit`` headers, and a refusal into the refusal counter.
+
+        Raises:
+            RateLimitedError: When a limit is spent (429, with ``Retry-After``).
+            ServiceUnavailableError: When the storage fails and the limiter fails closed.
+        """
+        limits = self.login
+        if not self.enabled or limits is None:
+            return
+        keys = [(limits.per_address, f"address:{self.proxies.client_address(request)}")]
+        if identifier:
+            keys.append((limits.per_username, username_key(identifier)))
+        try:
+            refused = await self._count_login(request, keys)
+        except STORAGE_ERRORS as error:
+            self.storage_failed(error, fail_open=limits.fail_open)
+            return
+        self.storage_answered()
+        if refused is not None:
+            raise self.refuse(route_template(request), refused)
+
+    async def _count_login(
+        self, request: Request, keys: list[tuple[tuple[Policy, ...], str]]
+    ) -> Quota | None:
+        """Count each key against its policies, stopping at the first refusal."""
+        for policies, who in keys:
+            if policies:
+                quotas, refused = await self.hit(policies, ("login", who))
+                record(request.scope, quotas)
+                if refused is not None:
+                    return refused
+        return None
 
     async def hit(
         self,
@@ -215,6 +267,16 @@ class RateLimiter:
         self.refusals.labels(route, refused.policy.name).inc()
         detail = f"Too many requests: the {refused.policy.name} limit is used up."
         return RateLimitedError(detail, retry_after=max(1.0, refused.reset_after))
+
+
+def _login_limits(settings: Settings) -> LoginLimits | None:
+    """The ``login_*`` limits of ``settings.ratelimit``, or ``None`` when they are off."""
+    config = settings.ratelimit
+    if not config.login_limits:
+        return None
+    return LoginLimits(
+        config.login_per_username, config.login_per_address, fail_open=config.login_fail_open
+    )
 
 
 def _refusals(registry: CollectorRegistry) -> Counter:
