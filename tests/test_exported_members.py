@@ -65,6 +65,7 @@ PUBLIC = {
         "principal_from_claims",
         "require_roles",
         "require_scopes",
+        "verified_principal",
     ],
     "fastapi_pro.cli": ["CommandError", "build_parser", "main"],
     "fastapi_pro.db": [

@@ -8,7 +8,16 @@ import pytest
 from fastapi import Depends, FastAPI
 
 from fastapi_pro import Components, Settings, setup
-from fastapi_pro.auth import ApiKeys, Auth, InMemoryApiKeyStore, Key, KeyRing, Tokens
+from fastapi_pro.auth import (
+    ApiKeys,
+    Auth,
+    CurrentPrincipal,
+    InMemoryApiKeyStore,
+    Key,
+    KeyRing,
+    Principal,
+    Tokens,
+)
 from fastapi_pro.ratelimit import RateLimit, RateLimiter
 from tests.conftest import ClientFactory
 
@@ -77,6 +86,38 @@ async def test_a_token_that_does_not_verify_counts_against_the_address(
             for n in range(2)
         ]
     assert [a.status_code for a in forged] == [200, 429]
+
+
+async def test_a_limited_authenticated_request_verifies_its_token_once(
+    client_for: ClientFactory,
+) -> None:
+    app = FastAPI()
+
+    @app.get("/me", dependencies=[Depends(RateLimit("5/minute"))])
+    async def me(principal: CurrentPrincipal) -> dict[str, str]:
+        return {"subject": principal.subject}
+
+    components = setup(app, settings(), logging=False)
+    assert components.auth is not None
+    tokens = components.auth.tokens
+    verified: list[str] = []
+    original = tokens.authenticate
+
+    async def counting(token: str) -> Principal:
+        verified.append(token)
+        return await original(token)
+
+    tokens.authenticate = counting  # type: ignore[method-assign]
+    failures: list[str] = []
+    components.auth.add_failure_listener(failures.append)
+    headers = {"Authorization": f"Bearer {tokens.issue('ada')}"}
+    async with client_for(app) as client:
+        answer = await client.get("/me", headers=headers)
+        forged = await client.get("/me", headers={"Authorization": "Bearer forged"})
+    assert answer.json() == {"subject": "ada"}
+    assert len(verified) == 3  # once for ada's request; a forged token, once by each reader
+    assert forged.status_code == 401
+    assert len(failures) == 1  # the limiter's look at the forged token reports nothing
 
 
 async def test_each_api_key_has_counts_of_its_own(client_for: ClientFactory) -> None:

@@ -6,7 +6,7 @@ from starlette.requests import Request
 
 from fastapi_pro._shared.state import RATE_LIMITER
 from fastapi_pro.app._wiring import Block, Wiring, chosen
-from fastapi_pro.auth import Auth
+from fastapi_pro.auth import Auth, verified_principal
 from fastapi_pro.errors import AppError
 from fastapi_pro.ratelimit import KeyFunc, RateLimiter
 
@@ -47,19 +47,19 @@ def caller_of(auth: Auth) -> KeyFunc:
 
     A credential that does not verify names nobody (``None``): the request then counts
     against the client's address, so made-up tokens or keys never get counters of their own.
+    The token is verified once per request: the auth dependencies reuse the principal.
     """
-    schemes = frozenset(scheme.lower() for scheme in auth.schemes)
 
     async def identify(request: Request) -> str | None:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        principal = await verified_principal(request)
+        if principal is not None:
+            return f"subject:{principal.subject}"
+        key = request.headers.get(API_KEY_HEADER)
+        if not key or auth.api_keys is None:
+            return None
         try:
-            if scheme.lower() in schemes and token:
-                return f"subject:{(await auth.tokens.authenticate(token.strip())).subject}"
-            key = request.headers.get(API_KEY_HEADER)
-            if key and auth.api_keys is not None:
-                return f"api-key:{(await auth.api_keys.authenticate(key)).token_id}"
+            return f"api-key:{(await auth.api_keys.authenticate(key)).token_id}"
         except AppError:
             return None
-        return None
 
     return identify

@@ -39,6 +39,7 @@ from fastapi_pro.auth._dependencies import (
     optional_user,
     require_roles,
     require_scopes,
+    verified_principal,
 )
 from fastapi_pro.auth._errors import (
     InsufficientScopeError,
@@ -128,4 +129,5 @@ __all__ = [
     "principal_from_claims",
     "require_roles",
     "require_scopes",
+    "verified_principal",
 ]

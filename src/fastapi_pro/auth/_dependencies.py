@@ -153,6 +153,28 @@ async def _principal_of(connection: HTTPConnection) -> Principal | None:
     return principal
 
 
+async def verified_principal(connection: HTTPConnection) -> Principal | None:
+    """The request's bearer-token principal, verified once per request; ``None`` without one.
+
+    For code that runs before the auth dependencies and wants to know the caller (a rate
+    limit's key): the principal is kept in the request's scope, so the dependency that reads
+    the token later does not verify it again. A token that does not verify gives ``None``
+    here, without an error or a failure report; the auth dependency then refuses it.
+    """
+    if _CACHE in connection.scope:
+        cached: Principal | None = connection.scope[_CACHE]
+        return cached
+    token = _bearer(connection)
+    if token is None:
+        return None
+    try:
+        principal = await Auth.of(connection).authenticate(token)
+    except AppError:  # an invalid token, or a denylist that cannot be read
+        return None
+    connection.scope[_CACHE] = principal
+    return principal
+
+
 class ApiKeyHeader(SecurityBase):
     """Reads the ``X-API-Key`` header; documented as an API-key scheme."""
 
