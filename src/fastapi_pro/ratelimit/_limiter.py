@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
-from limits.aio.storage import Storage
+from limits.aio.storage import MemoryStorage, Storage
 from prometheus_client import CollectorRegistry, Counter
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection, Request
@@ -162,7 +164,7 @@ class RateLimiter:
         """
         counter = self._strategies[strategy or self.strategy]
         quotas: list[Quota] = []
-        async with asyncio.timeout(self.timeout):
+        async with self._bounded():
             for policy in policies:
                 allowed = await counter.hit(policy.item, *identifiers, cost=cost)
                 stats = await counter.get_window_stats(policy.item, *identifiers)
@@ -171,6 +173,16 @@ class RateLimiter:
                 if not allowed:
                     return quotas, quota
         return quotas, None
+
+    def _bounded(self) -> AbstractAsyncContextManager[object]:
+        """``timeout`` around a check, but for the memory storage, which never waits.
+
+        Its checks never yield to the event loop, so no timeout could fire, and setting one
+        costs each request more than a memory check itself.
+        """
+        if type(self.storage) is MemoryStorage:
+            return contextlib.nullcontext()
+        return asyncio.timeout(self.timeout)
 
     async def reset(self) -> None:
         """Forget every count (between tests, say); a Redis storage deletes its keys."""
