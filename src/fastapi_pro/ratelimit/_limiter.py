@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
-from limits.aio.storage import Storage
+from limits.aio.storage import MemoryStorage, Storage
 from prometheus_client import CollectorRegistry, Counter
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection, Request
@@ -219,7 +221,7 @@ class RateLimiter:
             limits.errors.StorageError: When the storage failed.
         """
         name = strategy or self.strategy
-        async with asyncio.timeout(self.timeout):
+        async with self._bounded():
             if name == "moving-window" and self._one_script is not None:
                 return await self._one_script.hit(policies, identifiers, cost)
             return await self._one_by_one(name, policies, identifiers, cost)
@@ -241,6 +243,16 @@ class RateLimiter:
             if not allowed:
                 return quotas, quota
         return quotas, None
+
+    def _bounded(self) -> AbstractAsyncContextManager[object]:
+        """``timeout`` around a check, but for the memory storage, which never waits.
+
+        Its checks never yield to the event loop, so no timeout could fire, and setting one
+        costs each request more than a memory check itself.
+        """
+        if type(self.storage) is MemoryStorage:
+            return contextlib.nullcontext()
+        return asyncio.timeout(self.timeout)
 
     async def reset(self) -> None:
         """Forget every count (between tests, say); a Redis storage deletes its keys."""

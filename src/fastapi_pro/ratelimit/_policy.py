@@ -9,6 +9,7 @@ field List of Items, a policy name with parameters, for example::
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -86,9 +87,15 @@ class Quota:
 
 def header_fields(quotas: list[Quota]) -> list[tuple[bytes, bytes]]:
     """The ``RateLimit-Policy`` and ``RateLimit`` headers of the quotas a request was checked on."""
-    policies = ", ".join(dict.fromkeys(quota.policy.field() for quota in quotas))
+    policies = ", ".join(dict.fromkeys(_policy_field(quota.policy) for quota in quotas))
     current = ", ".join(quota.field() for quota in quotas)
     return [
         (b"ratelimit-policy", policies.encode("ascii")),
         (b"ratelimit", current.encode("ascii")),
     ]
+
+
+@functools.lru_cache(maxsize=1024)
+def _policy_field(policy: Policy) -> str:
+    """`Policy.field`, made once per policy: it is the same on every response."""
+    return policy.field()
