@@ -87,16 +87,29 @@ class _Handlers:
         title: str,
         *,
         headers: Mapping[str, str] | None = None,
-        **members: Any,
+        detail: str | None = None,
+        type_uri: str | None = None,
+        instance: str | None = None,
+        errors: tuple[FieldError, ...] = (),
+        extensions: Mapping[str, Any] | None = None,
+        data: Any = None,
     ) -> Response:
-        """The renderer's response for this problem, with the request id header and ``headers``.
-
-        ``members`` are `Problem`'s other fields (``detail``, ``errors``, ``extensions``, ...).
-        """
+        """The renderer's response for this problem, with the request id header and ``headers``."""
         request_id = resolve_request_id(request.scope, self.request_id_header)
-        if members.get("type_uri") is None and self.type_base_uri is not None:
-            members["type_uri"] = self.type_base_uri + code
-        problem = Problem(status, code, title, request_id=request_id, **members)
+        if type_uri is None and self.type_base_uri is not None:
+            type_uri = self.type_base_uri + code
+        problem = Problem(
+            status,
+            code,
+            title,
+            detail,
+            type_uri,
+            instance,
+            request_id,
+            errors,
+            extensions or {},
+            data,
+        )
         all_headers = {self.request_id_header: request_id}
         if headers:
             all_headers.update(headers)
