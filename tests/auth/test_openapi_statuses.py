@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 
-from fastapi_pro.errors import PROBLEM_MEDIA_TYPE
+from fastapi_pro.auth import Auth, CurrentPrincipal, Key, KeyRing, Tokens
+from fastapi_pro.errors import PROBLEM_MEDIA_TYPE, install_error_handlers
 from tests.auth import test_router
 from tests.auth.helpers import make_app
 
@@ -92,3 +94,24 @@ def test_the_token_form_schema_states_what_the_handler_enforces() -> None:
     assert refresh["required"] == ["grant_type", "refresh_token"]
     assert refresh["properties"]["grant_type"]["enum"] == ["refresh_token"]
     assert password["maxProperties"] == refresh["maxProperties"] == 10
+
+
+@pytest.mark.parametrize("check_denylist", [True, False])
+def test_a_checked_denylist_documents_its_stores_outage_on_bearer_routes(
+    check_denylist: bool,
+) -> None:
+    """The denylist is read on every bearer request only when checked: so is its 503."""
+    app = FastAPI()
+
+    @app.get("/me")
+    async def me(principal: CurrentPrincipal) -> dict[str, str]:
+        return {"subject": principal.subject}
+
+    install_error_handlers(app)
+    Auth(Tokens(KeyRing(Key.hmac("k" * 32))), check_denylist=check_denylist).install(app)
+    responses = app.openapi()["paths"]["/me"]["get"]["responses"]
+
+    assert ("503" in responses) is check_denylist
+    if check_denylist:
+        examples = responses["503"]["content"]["application/problem+json"]["examples"]
+        assert "token_store_unavailable" in examples

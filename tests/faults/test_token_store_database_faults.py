@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
 from fastapi_pro import Settings, setup
-from fastapi_pro.auth import Principal, SqlTokenStore, password_flow_router
+from fastapi_pro.auth import CurrentPrincipal, Principal, SqlTokenStore, password_flow_router
 from fastapi_pro.db import Database
 from tests.faults.proxy import FaultProxy
 from tests.servers import in_process as serve
@@ -68,6 +68,11 @@ def make_app(url: str) -> FastAPI:
     )
     app = FastAPI()
     app.include_router(password_flow_router(_authenticate))
+
+    @app.get("/me")
+    async def me(principal: CurrentPrincipal) -> dict[str, str]:
+        return {"subject": principal.subject}
+
     setup(app, settings, health=False, logging=False, observability=False)
     return app
 
@@ -96,9 +101,11 @@ def calls(tokens: dict[str, Any]) -> dict[str, tuple[str, Call]]:
     }
 
 
-def documented_codes(openapi: dict[str, Any], path: str, status: int) -> set[str]:
-    """The problem codes the OpenAPI document lists for ``POST path`` answering ``status``."""
-    response = openapi["paths"][path]["post"]["responses"].get(str(status), {})
+def documented_codes(
+    openapi: dict[str, Any], path: str, status: int, method: str = "post"
+) -> set[str]:
+    """The problem codes the OpenAPI document lists for ``method path`` answering ``status``."""
+    response = openapi["paths"][path][method]["responses"].get(str(status), {})
     return {
         example["value"]["code"]
         for content in response.get("content", {}).values()
@@ -147,3 +154,21 @@ async def test_a_database_outage_answers_the_documented_token_store_problem(
             assert (await call(client)).status_code in (200, 204), name
 
     assert_logged_once_per_kind(caplog)
+
+
+async def test_a_protected_route_checking_the_denylist_answers_its_documented_outage(
+    store_url: str, proxy: FaultProxy
+) -> None:
+    """With ``check_denylist``, every bearer route reads the store: its outage is documented."""
+    url = make_url(store_url).set(host="127.0.0.1", port=proxy.port)
+    app = make_app(url.render_as_string(hide_password=False))
+    async with serve(app) as client:
+        openapi = (await client.get("/openapi.json")).json()
+        token = (await login(client, "ada")).json()["access_token"]
+        proxy.refuse()
+        response = await client.get("/me", headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == 503, response.text
+    assert int(response.headers["retry-after"]) >= 1
+    code = response.json()["code"]
+    assert code in documented_codes(openapi, "/me", 503, method="get")

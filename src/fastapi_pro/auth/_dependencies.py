@@ -21,6 +21,7 @@ from fastapi_pro.auth._errors import (
     InvalidApiKeyError,
     InvalidTokenError,
     MissingCredentialsError,
+    TokenStoreUnavailableError,
     name_scheme,
 )
 from fastapi_pro.auth._openapi import API_KEY_SCHEME, BEARER_SCHEME
@@ -190,18 +191,33 @@ class ApiKeyHeader(SecurityBase):
 
 bearer_token = BearerToken()
 api_key_header = ApiKeyHeader()
+
+
+def _denylist_outage(app: Any) -> tuple[type[AppError], ...]:
+    """With a denylist checked on every request, its store's outage is a 503 of any route."""
+    auth = INSTALLED.find(app)
+    return (TokenStoreUnavailableError,) if auth is not None and auth.check_denylist else ()
+
+
 current_principal = declare_problems(
-    MissingCredentialsError, InvalidTokenError, scoped=[InsufficientScopeError]
+    MissingCredentialsError,
+    InvalidTokenError,
+    scoped=[InsufficientScopeError],
+    per_app=_denylist_outage,
 )(BearerPrincipal(required=True))
 """The dependency behind `CurrentPrincipal`: 401 without valid credentials, 403 without scopes."""
-optional_principal = declare_problems(InvalidTokenError, scoped=[InsufficientScopeError])(
-    BearerPrincipal(required=False)
-)
+optional_principal = declare_problems(
+    InvalidTokenError, scoped=[InsufficientScopeError], per_app=_denylist_outage
+)(BearerPrincipal(required=False))
 """The dependency behind `OptionalPrincipal`: ``None`` without credentials, 401 for bad ones."""
 
 
 @declare_problems(
-    MissingCredentialsError, InvalidTokenError, InvalidApiKeyError, scoped=[InsufficientScopeError]
+    MissingCredentialsError,
+    InvalidTokenError,
+    InvalidApiKeyError,
+    scoped=[InsufficientScopeError],
+    per_app=_denylist_outage,
 )
 async def api_key_or_bearer_principal(
     security_scopes: SecurityScopes,

@@ -22,14 +22,21 @@ T = TypeVar("T")
 _MARK = "__fastapi_pro_problems__"
 
 
+AppProblems = Callable[[Any], Iterable[type[AppError]]]
+"""Given the app, the further problems a dependency can raise there (its configuration's)."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Declared:
     always: tuple[type[AppError], ...]
     scoped: tuple[type[AppError], ...]
+    per_app: AppProblems | None
 
 
 def declare_problems(
-    *errors: type[AppError], scoped: Iterable[type[AppError]] = ()
+    *errors: type[AppError],
+    scoped: Iterable[type[AppError]] = (),
+    per_app: AppProblems | None = None,
 ) -> Callable[[T], T]:
     """Mark a dependency with the problems it can raise, for OpenAPI.
 
@@ -46,13 +53,15 @@ def declare_problems(
         *errors: `AppError` subclasses the dependency may raise.
         scoped: Further errors raised only when the dependency is used with OAuth2 scopes
             (``Security(dependency, scopes=[...])``), such as a 403 for a missing scope.
+        per_app: A function of the app giving further errors raised only with the app's
+            configuration, such as a 503 when a token denylist is checked.
 
     Returns:
         A function that marks its argument (a function, a class or a callable instance) and
         returns it unchanged. A marked class's classmethods, used as dependencies, declare
         the same problems.
     """
-    declared = _Declared(tuple(errors), tuple(scoped))
+    declared = _Declared(tuple(errors), tuple(scoped), per_app)
 
     def mark(dependency: T) -> T:
         setattr(dependency, _MARK, declared)
@@ -69,24 +78,29 @@ def _declaration(call: Any) -> Any:
     return declared
 
 
-def _declared_by(dependant: Any) -> Iterator[type[AppError]]:
+def _declared_by(dependant: Any, app: Any) -> Iterator[type[AppError]]:
     declared = _declaration(dependant.call) if dependant.call is not None else None
     if isinstance(declared, _Declared):
         yield from declared.always
         if dependant.own_oauth_scopes:
             yield from declared.scoped
+        if declared.per_app is not None and app is not None:
+            yield from declared.per_app(app)
     for child in dependant.dependencies:
-        yield from _declared_by(child)
+        yield from _declared_by(child, app)
 
 
 def declared_problems(
-    routes: Iterable[BaseRoute],
+    routes: Iterable[BaseRoute], app: Any = None
 ) -> Iterator[tuple[str, str, list[type[AppError]]]]:
-    """Yield ``(path, method, errors)`` for each documented operation that declares problems."""
+    """Yield ``(path, method, errors)`` for each documented operation that declares problems.
+
+    ``app`` is what ``per_app`` declarations are asked about; without it they add nothing.
+    """
     for context in iter_route_contexts(list(routes)):
         if not isinstance(context.original_route, APIRoute) or not context.include_in_schema:
             continue
-        errors = list(dict.fromkeys(_declared_by(context.dependant)))
+        errors = list(dict.fromkeys(_declared_by(context.dependant, app)))
         if errors:
             for method in sorted(context.methods or ()):
                 yield context.path_format or "", method.lower(), errors

@@ -175,16 +175,20 @@ def _merge_problems(responses: dict[str, Any], errors: list[type[AppError]], sha
 
 
 def document_declared_problems(
-    schema: dict[str, Any], routes: list[BaseRoute], renderer: ErrorRenderer | None = None
+    schema: dict[str, Any],
+    routes: list[BaseRoute],
+    renderer: ErrorRenderer | None = None,
+    app: Any = None,
 ) -> None:
     """Add the problems declared on each route's dependencies to its operation in ``schema``.
 
     See `declare_problems`; they are documented in ``renderer``'s shape (problem details by
-    default). Changes ``schema`` in place; idempotent.
+    default), with those that depend on ``app``'s configuration when it is given. Changes
+    ``schema`` in place; idempotent.
     """
     shape = _Shape.of(renderer or ProblemDetailsRenderer())
     paths = schema.get("paths", {})
-    for path, method, errors in declared_problems(routes):
+    for path, method, errors in declared_problems(routes, app):
         operation = paths.get(path, {}).get(method)
         if operation is None:
             continue
@@ -205,7 +209,7 @@ def install_problem_openapi(app: FastAPI, renderer: ErrorRenderer | None = None)
         schema = generate()
         if not rewritten or rewritten[0] != id(schema):
             rewrite_openapi(schema, renderer)
-            document_declared_problems(schema, app.routes, renderer)
+            document_declared_problems(schema, app.routes, renderer, app)
             rewritten[:] = [id(schema)]
         return schema
 
