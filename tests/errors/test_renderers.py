@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import jsonschema_rs
 import pytest
-from fastapi import FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert
 
@@ -32,7 +32,9 @@ from fastapi_pro.errors import (
     Problem,
     ProblemDetailsRenderer,
     RateLimitedError,
+    ServiceUnavailableError,
     UnprocessableEntityError,
+    declare_problems,
     install_error_handlers,
     problem_responses,
     renderer_of,
@@ -442,3 +444,21 @@ def test_extension_members_stay_beside_the_shapes_own_member(
 
     assert body["error"] == "invalid_grant"
     assert body[member] != extensions[member]
+
+
+def test_the_document_names_the_headers_sent_with_401_429_and_503() -> None:
+    @declare_problems(ServiceUnavailableError)
+    async def upstream() -> None: ...
+
+    app = FastAPI()
+    install_error_handlers(app, renderer=FieldErrorsRenderer())
+
+    @app.get("/busy", responses=problem_responses(RateLimitedError, AuthenticationError))
+    async def busy(_: None = Depends(upstream)) -> None: ...
+
+    responses = app.openapi()["paths"]["/busy"]["get"]["responses"]
+
+    assert set(responses["429"]["headers"]) == {"Retry-After"}
+    assert set(responses["503"]["headers"]) == {"Retry-After"}
+    assert set(responses["401"]["headers"]) == {"WWW-Authenticate"}
+    assert "headers" not in responses["200"]

@@ -86,14 +86,30 @@ def _rewrite_operation(operation: dict[str, Any], shape: _Shape) -> None:
             del responses["422"]
     body = operation.get("requestBody", {}).get("content", {})
     if body or operation.get("parameters"):  # FastAPI leaves its 422 out when a route has one
-        status = shape.renderer.validation_status
-        _put(responses, status, "Validation Error", shape.validation, shape)
+        invalid = shape.renderer.validation_status
+        _put(responses, invalid, "Validation Error", shape.validation, shape)
     if body:
         _put(responses, 413, "Request body too large", shape.error, shape)
     if _JSON in body:
         _put(responses, 400, "Malformed request body", shape.error, shape)
-    for response in responses.values():
+    for code, response in responses.items():
         _retarget(response.get("content", {}), shape)
+        _document_headers(code, response)
+
+
+_HEADERS = {
+    "401": ("WWW-Authenticate", "The challenge: the scheme and realm to authenticate with."),
+    "429": ("Retry-After", "Seconds to wait, or the HTTP date to retry at."),
+    "503": ("Retry-After", "Seconds to wait, or the HTTP date to retry at, when known."),
+}
+"""The headers the error handlers send with these statuses, documented beside their bodies."""
+
+
+def _document_headers(status: str, response: dict[str, Any]) -> None:
+    if status in _HEADERS:
+        name, description = _HEADERS[status]
+        header = {"description": description, "schema": {"type": "string"}}
+        response.setdefault("headers", {}).setdefault(name, header)
 
 
 def _swap_refs(schema: dict[str, Any], shape: _Shape) -> dict[str, Any]:
@@ -167,8 +183,10 @@ def _example(error: type[AppError], shape: _Shape | None = None) -> dict[str, An
 
 def _merge_problems(responses: dict[str, Any], errors: list[type[AppError]], shape: _Shape) -> None:
     """Add ``errors`` (one status) to an operation's ``responses``, keeping what is there."""
+    status = str(errors[0].status)
     _put(responses, errors[0].status, errors[0].title, shape.error, shape)
-    media = responses[str(errors[0].status)]["content"][shape.renderer.media_type]
+    _document_headers(status, responses[status])
+    media = responses[status]["content"][shape.renderer.media_type]
     examples = media.setdefault("examples", {})
     for error in errors:
         examples.setdefault(error.code, _example(error, shape))
