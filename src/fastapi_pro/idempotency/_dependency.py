@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import Depends, FastAPI
-from fastapi.routing import iter_route_contexts
+from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import Row, Table
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
@@ -228,7 +228,9 @@ def check_idempotent_routes(app: FastAPI) -> None:
     """
     for context in iter_route_contexts(list(app.router.routes)):
         original = context.original_route
-        if isinstance(original, IdempotentRoute) or not _uses_idempotency(context.dependant):
+        if not isinstance(original, APIRoute) or isinstance(original, IdempotentRoute):
+            continue
+        if not _uses_idempotency(context.dependant):
             continue
         msg = (
             f"The route {context.path_format!r} uses Idempotency but is not an "
