@@ -6,7 +6,7 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import ForeignKey, MetaData
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -88,5 +88,18 @@ def build(db: Database) -> FastAPI:
         await session.flush()
         raise ConflictError("Out of stock.")
 
+    app.include_router(_users_router(), prefix="/v1")
     check_idempotent_routes(app)
     return app
+
+
+async def user_of(request: Request) -> str | None:
+    """The caller named by ``X-User``, or anonymous."""
+    return request.headers.get("x-user")
+
+
+def _users_router() -> APIRouter:
+    router = APIRouter(route_class=IdempotentRoute)
+    per_user = idempotent(records, identify=user_of)
+    router.post("/orders", status_code=201, dependencies=[per_user])(_create)
+    return router
