@@ -254,6 +254,7 @@ PUBLIC = {
         "Duration",
         "ErrorSettings",
         "HealthSettings",
+        "IdempotencySettings",
         "JWTAlgorithm",
         "ObservabilitySettings",
         "RateLimitSettings",

@@ -15,6 +15,7 @@ from fastapi_pro.db import Database, SessionDep
 from fastapi_pro.errors import install_error_handlers
 from fastapi_pro.idempotency import (
     IdempotencyNotInstalledError,
+    IdempotencyOptions,
     IdempotentRoute,
     check_idempotent_routes,
     create_idempotency_table,
@@ -23,6 +24,7 @@ from fastapi_pro.idempotency import (
     purge_expired,
 )
 from fastapi_pro.idempotency._statements import RecordId, lookup
+from fastapi_pro.settings import IdempotencySettings, Settings
 from tests.idempotency.app import Models, Order, records
 from tests.idempotency.test_idempotency import BODY, counts, keyed, replayed
 
@@ -202,3 +204,33 @@ async def test_a_record_committed_by_another_transaction_meanwhile_undoes_the_re
         async with db.engine.begin() as connection:
             await connection.run_sync(Models.metadata.drop_all)
         await db.dispose()
+
+
+def test_the_options_come_from_the_settings_section() -> None:
+    section = IdempotencySettings(
+        header="X-Key", ttl="PT1H", replay_headers=["Location"], enabled=False, retry_after=3
+    )
+    options = IdempotencyOptions.from_settings(Settings(idempotency=section))
+    assert options == IdempotencyOptions(
+        header="X-Key",
+        ttl=timedelta(hours=1),
+        replay_headers=("location",),
+        enabled=False,
+        retry_after=3,
+    )
+    assert IdempotencyOptions.from_settings(Settings()) == IdempotencyOptions()
+
+
+async def test_when_disabled_every_request_runs_and_nothing_is_stored(db: Database) -> None:
+    app = FastAPI(lifespan=db.lifespan)
+    app.router.route_class = IdempotentRoute
+    off = idempotent(records, required=True, options=IdempotencyOptions(enabled=False))
+
+    @app.post("/orders", status_code=201, dependencies=[off])
+    async def create(session: SessionDep) -> dict[str, str]:
+        session.add(Order(item="book", qty=1))
+        return {"ok": "yes"}
+
+    responses = await _serve(app, keyed("k"), keyed("k"), {})
+    assert [r.status_code for r in responses] == [201, 201, 201]
+    assert await counts(db) == (3, 0)

@@ -27,6 +27,7 @@ from fastapi_pro.idempotency._errors import (
 from fastapi_pro.idempotency._key import fingerprint, parse_key
 from fastapi_pro.idempotency._route import RESPONSE_KEY, IdempotentRoute, Replay
 from fastapi_pro.idempotency._statements import RecordId, lookup, store
+from fastapi_pro.settings import Settings
 
 Identify = Callable[[Request], Awaitable[str | None]]
 """An async function naming the caller whose keys a request uses, or ``None`` when anonymous."""
@@ -53,6 +54,8 @@ class IdempotencyOptions:
         max_key_length: The longest key accepted.
         retry_after: Seconds a duplicate sent while the first runs is told to wait (409).
         replay_headers: The response headers stored and replayed (lower case).
+        enabled: Whether keys are honoured; when not, every request runs and nothing is
+            stored (and a required key is not asked for).
     """
 
     header: str = "Idempotency-Key"
@@ -61,6 +64,21 @@ class IdempotencyOptions:
     max_key_length: int = 255
     retry_after: int = 1
     replay_headers: tuple[str, ...] = REPLAY_HEADERS
+    enabled: bool = True
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> IdempotencyOptions:
+        """The options of ``settings.idempotency`` (its ``table`` is `idempotency_table`'s)."""
+        config = settings.idempotency
+        return cls(
+            header=config.header,
+            replayed_header=config.replayed_header,
+            ttl=config.ttl,
+            max_key_length=config.max_key_length,
+            retry_after=config.retry_after,
+            replay_headers=tuple(name.lower() for name in config.replay_headers),
+            enabled=config.enabled,
+        )
 
 
 class IdempotencyNotInstalledError(RuntimeError):
@@ -129,6 +147,8 @@ class Idempotency:
             )
             raise IdempotencyNotInstalledError(msg)
         raw = request.headers.get(self.options.header)
+        if not self.options.enabled:
+            return None
         if raw is None:
             if self.required:
                 msg = f"This operation requires an {self.options.header} header."
