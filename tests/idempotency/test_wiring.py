@@ -234,3 +234,26 @@ async def test_when_disabled_every_request_runs_and_nothing_is_stored(db: Databa
     responses = await _serve(app, keyed("k"), keyed("k"), {})
     assert [r.status_code for r in responses] == [201, 201, 201]
     assert await counts(db) == (3, 0)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("max_key_length", 0), ("max_key_length", 256), ("retry_after", -1)]
+)
+def test_options_out_of_range_are_refused_by_name(option: str, value: int) -> None:
+    with pytest.raises(ValueError, match=option):
+        IdempotencyOptions(**{option: value})
+
+
+async def test_a_caller_name_longer_than_the_column_is_kept_as_its_hash(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    long_name = {"X-User": "u" * 300}
+    first = await client.post("/v1/orders", json=BODY, headers=keyed("k", **long_name))
+    retry = await client.post("/v1/orders", json=BODY, headers=keyed("k", **long_name))
+    assert replayed(retry)
+    assert retry.content == first.content
+    async with db.session() as session:
+        principal = await session.scalar(select(records.c.principal))
+    assert principal is not None
+    assert principal.startswith("sha256:")
+    assert len(principal) == len("sha256:") + 64

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -32,6 +33,9 @@ from fastapi_pro.settings import Settings
 Identify = Callable[[Request], Awaitable[str | None]]
 """An async function naming the caller whose keys a request uses, or ``None`` when anonymous."""
 
+MAX_KEY_LENGTH = 255
+"""The longest key (and caller name) the records' table holds."""
+
 REPLAY_HEADERS = (
     "content-type",
     "content-language",
@@ -51,20 +55,31 @@ class IdempotencyOptions:
         header: The request header holding the key.
         replayed_header: The response header (value ``true``) that marks a replay.
         ttl: How long a record is replayed; after it, the key counts as new.
-        max_key_length: The longest key accepted.
+        max_key_length: The longest key accepted (1 to 255).
         retry_after: Seconds a duplicate sent while the first runs is told to wait (409).
         replay_headers: The response headers stored and replayed (lower case).
         enabled: Whether keys are honoured; when not, every request runs and nothing is
             stored (and a required key is not asked for).
+
+    Raises:
+        ValueError: For a ``max_key_length`` outside 1 to 255, or a negative ``retry_after``.
     """
 
     header: str = "Idempotency-Key"
     replayed_header: str = "Idempotent-Replayed"
     ttl: timedelta = timedelta(hours=24)
-    max_key_length: int = 255
+    max_key_length: int = MAX_KEY_LENGTH
     retry_after: int = 1
     replay_headers: tuple[str, ...] = REPLAY_HEADERS
     enabled: bool = True
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_key_length <= MAX_KEY_LENGTH:
+            msg = f"max_key_length must be 1 to {MAX_KEY_LENGTH}, not {self.max_key_length}."
+            raise ValueError(msg)
+        if self.retry_after < 0:
+            msg = f"retry_after must be a whole number of seconds >= 0, not {self.retry_after}."
+            raise ValueError(msg)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IdempotencyOptions:
@@ -159,16 +174,21 @@ class Idempotency:
 
     async def _describe(self, request: Request, key: str) -> _Keyed:
         route = route_template(request)
-        caller = await self.identify(request) if self.identify is not None else None
-        if caller is None:
-            caller = "address:" + (request.client.host if request.client else "unknown")
-        else:
-            caller = "principal:" + caller
         query = request.scope.get("query_string", b"")
         target = request.scope.get("raw_path") or request.url.path.encode()
         print_ = fingerprint(request.method, route, target + b"?" + query, await request.body())
-        record = RecordId(key, caller[:255], request.method, route)
+        record = RecordId(key, await self._caller(request), request.method, route)
         return _Keyed(record, print_, datetime.now(UTC))
+
+    async def _caller(self, request: Request) -> str:
+        name = await self.identify(request) if self.identify is not None else None
+        if name is None:
+            caller = "address:" + (request.client.host if request.client else "unknown")
+        else:
+            caller = "principal:" + name
+        if len(caller) > MAX_KEY_LENGTH:  # the column's length: a long name is kept as a hash
+            return "sha256:" + hashlib.sha256(caller.encode()).hexdigest()
+        return caller
 
     async def _look_up(self, session: AsyncSession, keyed: _Keyed) -> None:
         dialect = session.get_bind().dialect.name
