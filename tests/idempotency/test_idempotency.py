@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from fastapi_pro.db import Database
 from tests.idempotency.app import FAIL_COMMIT, Order, records
@@ -161,3 +161,26 @@ async def test_an_expired_key_is_treated_as_new(client: httpx.AsyncClient, db: D
     assert not replayed(retry)
     assert retry.headers["location"] != first.headers["location"]
     assert await counts(db) == (2, 1)
+
+
+async def test_a_keyed_request_adds_two_statements_and_an_unkeyed_one_none(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    sent: list[str] = []
+
+    def record(*args: object) -> None:
+        sent.append(str(args[2]).split(None, 1)[0].upper())
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        await client.post("/orders", json=BODY)
+        unkeyed, sent[:] = list(sent), []
+        await client.post("/orders", json=BODY, headers=keyed("k-count"))
+        keyed_statements, sent[:] = list(sent), []
+        await client.post("/orders", json=BODY, headers=keyed("k-count"))
+        replay = list(sent)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    assert len(keyed_statements) == len(unkeyed) + 2
+    assert keyed_statements[-1] == "INSERT"  # the record, last in the unit of work
+    assert len(replay) == 1  # the lookup, and nothing of the endpoint
