@@ -59,6 +59,8 @@ INCLUDED = {
     "docs/examples/errors_app.py": "tests/test_docs.py",
     "docs/examples/existing_api.py": "tests/test_howtos.py",
     "docs/examples/health_app.py": "tests/test_health.py",
+    "docs/examples/idempotency_app.py": "tests/idempotency/test_docs_example.py",
+    "docs/examples/idempotency_client.py": "tests/idempotency/test_docs_example.py",
     "docs/examples/idp_users.py": "tests/test_howtos.py",
     "docs/examples/links_app.py": "tests/db/test_links_app.py",
     "docs/examples/migrated_users.py": "tests/test_howtos.py",
@@ -292,6 +294,11 @@ app = FastAPI()
 """The names every page takes as imported, and the app its fragments decorate."""
 
 GIVEN = {
+    "docs/idempotency.md": """
+from fastapi_pro.idempotency import idempotency_table
+
+records = idempotency_table(MetaData(), "idempotency_records")
+""",
     "docs/auth.md": """
 secret = "a-signing-key-of-more-than-thirty-two-bytes"
 password = "correct horse battery staple"

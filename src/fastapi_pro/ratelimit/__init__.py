@@ -16,9 +16,10 @@ async def search(q: str) -> list[str]:
 ```
 """
 
+from fastapi_pro._shared.routes import route_template
 from fastapi_pro.ratelimit._dependency import RateLimit
 from fastapi_pro.ratelimit._headers import RateLimitHeadersMiddleware
-from fastapi_pro.ratelimit._keys import KeyFunc, TrustedProxies, route_template
+from fastapi_pro.ratelimit._keys import KeyFunc, TrustedProxies
 from fastapi_pro.ratelimit._limiter import RateLimiter
 from fastapi_pro.ratelimit._login import LoginLimits
 from fastapi_pro.ratelimit._policy import Policy, Quota, parse_policy

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
+from fastapi_pro._shared.routes import route_template
 from fastapi_pro.errors import RateLimitedError, ServiceUnavailableError, declare_problems
 from fastapi_pro.ratelimit._headers import record
-from fastapi_pro.ratelimit._keys import KeyFunc, route_template
+from fastapi_pro.ratelimit._keys import KeyFunc
 from fastapi_pro.ratelimit._limiter import RateLimiter
 from fastapi_pro.ratelimit._policy import Policy, parse_policy
 from fastapi_pro.ratelimit._storage import STORAGE_ERRORS, check_strategy

@@ -61,16 +61,6 @@ class TrustedProxies:
         return hops[0]  # every hop is a trusted proxy: the first one is the client
 
 
-def route_template(request: Request) -> str:
-    """The template of the route serving ``request`` (router prefixes included)."""
-    scope = request.scope
-    context = scope.get("fastapi", {}).get("effective_route_context")
-    template = getattr(context, "path_format", None)
-    if not isinstance(template, str):
-        template = getattr(scope.get("route"), "path_format", None)
-    return template if isinstance(template, str) else "<unknown>"
-
-
 def _address(text: str) -> _Address | None:
     try:
         return ipaddress.ip_address(text)

@@ -14,11 +14,12 @@ from prometheus_client import CollectorRegistry, Counter
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection, Request
 
+from fastapi_pro._shared.routes import route_template
 from fastapi_pro._shared.stack import install_outermost
 from fastapi_pro._shared.state import LOGIN_GUARD, RATE_LIMITER, AppSlot, LoginGuard
 from fastapi_pro.errors import RateLimitedError, ServiceUnavailableError
 from fastapi_pro.ratelimit._headers import RateLimitHeadersMiddleware, record
-from fastapi_pro.ratelimit._keys import KeyFunc, TrustedProxies, route_template
+from fastapi_pro.ratelimit._keys import KeyFunc, TrustedProxies
 from fastapi_pro.ratelimit._login import DEFAULT_LOGIN_LIMITS, LoginLimits, username_key
 from fastapi_pro.ratelimit._policy import Policy, Quota
 from fastapi_pro.ratelimit._redis_window import RedisMovingWindow

@@ -31,6 +31,7 @@ from fastapi_pro.settings._services import (
     AuthSettings,
     DatabaseSettings,
     HealthSettings,
+    IdempotencySettings,
     RateLimitSettings,
     RateLimitStrategy,
     RedisSettings,
@@ -93,6 +94,9 @@ class Settings(BaseSettings):
     ratelimit: RateLimitSettings = Field(
         default_factory=RateLimitSettings, description="Rate limits on routes."
     )
+    idempotency: IdempotencySettings = Field(
+        default_factory=IdempotencySettings, description="Idempotency keys on unsafe requests."
+    )
     security_headers: SecurityHeadersSettings = Field(
         default_factory=SecurityHeadersSettings, description="Security headers on responses."
     )
@@ -118,6 +122,7 @@ __all__ = [
     "Duration",
     "ErrorSettings",
     "HealthSettings",
+    "IdempotencySettings",
     "JWTAlgorithm",
     "ObservabilitySettings",
     "RateLimitSettings",

@@ -242,3 +242,42 @@ class RateLimitSettings(_Section):
             "`null` does as `fail_open` says."
         ),
     )
+
+
+class IdempotencySettings(_Section):
+    """How `fastapi_pro.idempotency` reads keys, how long records live, what replays carry."""
+
+    enabled: bool = Field(
+        True,
+        description=(
+            "Honour `Idempotency-Key`; with it off, keyed routes run every request and store "
+            "nothing (a route that requires a key no longer asks for one)."
+        ),
+    )
+    header: str = Field("Idempotency-Key", min_length=1, description="The key's request header.")
+    replayed_header: str = Field(
+        "Idempotent-Replayed",
+        min_length=1,
+        description="The response header (value `true`) that marks a replay.",
+    )
+    ttl: Duration = Field(
+        timedelta(hours=24), gt=timedelta(0), description="How long a record is replayed."
+    )
+    max_key_length: int = Field(255, ge=1, le=255, description="The longest key accepted.")
+    retry_after: int = Field(
+        1, ge=0, description="`Retry-After` seconds of the 409 sent while the first request runs."
+    )
+    replay_headers: list[str] = Field(
+        default_factory=lambda: [
+            "content-type",
+            "content-language",
+            "location",
+            "etag",
+            "last-modified",
+            "link",
+        ],
+        description="The response headers stored with a record and replayed.",
+    )
+    table: str = Field(
+        "idempotency_records", min_length=1, description="The name of the records' table."
+    )
